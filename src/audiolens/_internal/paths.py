@@ -1,0 +1,68 @@
+"""Data and cache locations, and atomic file writes.
+
+``AUDIOLENS_DATA`` names the folder that holds the real datasets (read-only);
+``AUDIOLENS_CACHE`` (default ``~/.cache/audiolens``) is where audiolens writes caches.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from audiolens._internal.errors import DataError
+
+
+def data_root() -> Path:
+    """Return ``$AUDIOLENS_DATA``, the read-only folder holding the datasets.
+
+    Raises:
+        DataError: If the variable is unset or does not name a folder.
+    """
+    value = os.environ.get("AUDIOLENS_DATA")
+    if not value:
+        raise DataError(
+            "AUDIOLENS_DATA is not set; point it at the folder holding the datasets "
+            "(e.g. export AUDIOLENS_DATA=../shared/data) or give the dataset root explicitly"
+        )
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DataError(f"AUDIOLENS_DATA={value!r} is not a folder")
+    return path
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder under ``$AUDIOLENS_CACHE`` (default ``~/.cache/audiolens``).
+
+    Args:
+        *parts: Sub-folder names below the cache root.
+    """
+    root = Path(os.environ.get("AUDIOLENS_CACHE") or Path.home() / ".cache" / "audiolens")
+    path = root.expanduser().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder + rename).
+
+    A reader never sees a half-written file, and a killed writer leaves the old file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,34 @@
+"""Plain tensor functions: spectral front-ends, presets, augmentations."""
+
+from audiolens.functional.augment import mask_along_axis, mixup
+from audiolens.functional.presets import (
+    PRESETS,
+    FrontendConfig,
+    get_preset,
+    list_presets,
+    log_mel_spectrogram,
+)
+from audiolens.functional.spectral import (
+    amplitude_to_db,
+    log_offset,
+    mel_filterbank,
+    mel_spectrogram,
+    spectrogram,
+    stft,
+)
+
+__all__ = [
+    "PRESETS",
+    "FrontendConfig",
+    "amplitude_to_db",
+    "get_preset",
+    "list_presets",
+    "log_mel_spectrogram",
+    "log_offset",
+    "mask_along_axis",
+    "mel_filterbank",
+    "mel_spectrogram",
+    "mixup",
+    "spectrogram",
+    "stft",
+]

@@ -1,0 +1,206 @@
+"""Named front-end presets that reproduce published model inputs exactly.
+
+A :class:`FrontendConfig` fully describes a log-Mel front-end. Presets:
+
+- ``pann`` (Kong et al. 2020, qiuqiangkong/audioset_tagging_cnn + torchlibrosa): 32 kHz,
+  n_fft = win = 1024, hop 320, periodic Hann, centred reflect padding, power spectrogram,
+  64 Mel 50-14000 Hz (librosa Slaney scale and norm), ``10 log10(max(x, 1e-10))``.
+- ``yamnet`` (tensorflow/models research/audioset/yamnet): 16 kHz, win 400, hop 160,
+  n_fft 512, magnitude STFT, no centring, 64 Mel 125-7500 Hz HTK with triangles in the Mel
+  domain (TensorFlow's ``linear_to_mel_weight_matrix``), ``log(x + 0.001)``.
+- ``abt`` (Audio Barlow Twins / BYOL-A v2): 16 kHz, n_fft = win = 1024, hop 160, power,
+  64 Mel 60-7800 Hz (torchaudio defaults: HTK scale, no norm), ``log(x + eps_float32)``.
+
+:func:`get_preset` re-targets a preset to another sample rate keeping the window and hop
+*durations* (this is how PANN's own 16 kHz and 8 kHz variants are defined: 512/160 at
+16 kHz with f_max 8000 Hz), and clips ``f_max`` to the Nyquist frequency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from audiolens._internal.errors import ParameterError, unknown_choice
+from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram
+
+__all__ = ["PRESETS", "FrontendConfig", "get_preset", "list_presets", "log_mel_spectrogram"]
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Every parameter of a log-Mel front-end.
+
+    Attributes:
+        sample_rate: Expected input rate in Hz.
+        n_fft: FFT size in samples.
+        hop_length: Hop in samples.
+        win_length: Window length in samples (periodic Hann, centred in ``n_fft``).
+        n_mels: Number of Mel bands.
+        f_min: Lowest Mel edge in Hz.
+        f_max: Highest Mel edge in Hz (``<= sample_rate / 2``).
+        power: 1 (magnitude) or 2 (power) spectrogram.
+        mel_scale: ``"slaney"`` or ``"htk"``.
+        norm: ``"slaney"`` or ``None``.
+        mel_domain: TensorFlow/YAMNet triangles in the Mel domain.
+        center: Centre frames (pad ``n_fft // 2`` each side).
+        pad_mode: ``"reflect"`` or ``"constant"``.
+        log: ``"db"`` (``multiplier * log10(max(x, amin))``) or ``"offset"`` (``ln(x + offset)``).
+        amin: Floor for ``"db"``.
+        top_db: Optional dynamic-range clip for ``"db"``.
+        offset: Additive offset for ``"offset"``.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 160
+    win_length: int = 1024
+    n_mels: int = 64
+    f_min: float = 0.0
+    f_max: float | None = None
+    power: float = 2.0
+    mel_scale: str = "slaney"
+    norm: str | None = "slaney"
+    mel_domain: bool = False
+    center: bool = True
+    pad_mode: str = "reflect"
+    log: str = "db"
+    amin: float = 1e-10
+    top_db: float | None = None
+    offset: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ParameterError(f"features.{name} must be a positive integer, got {value!r}")
+        if self.win_length > self.n_fft:
+            raise ParameterError(
+                f"features.win_length ({self.win_length}) must be <= features.n_fft ({self.n_fft})"
+            )
+        f_max = self.resolved_f_max
+        if not 0 <= self.f_min < f_max:
+            raise ParameterError(f"need 0 <= features.f_min < features.f_max, got {self.f_min}, {f_max} Hz")
+        if f_max > self.sample_rate / 2 + 1e-6:
+            raise ParameterError(
+                f"features.f_max={f_max} Hz exceeds sample_rate / 2 = {self.sample_rate / 2} Hz"
+            )
+        if self.log not in ("db", "offset"):
+            raise ParameterError(f"features.log must be 'db' or 'offset', got {self.log!r}")
+        if self.power not in (1.0, 2.0):
+            raise ParameterError(f"features.power must be 1 or 2, got {self.power!r}")
+
+    @property
+    def resolved_f_max(self) -> float:
+        """``f_max`` in Hz, the Nyquist frequency when unset."""
+        return float(self.f_max) if self.f_max is not None else self.sample_rate / 2.0
+
+    @property
+    def n_freqs(self) -> int:
+        """Number of STFT bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of frames produced for a clip of ``n_samples`` samples."""
+        if self.center:
+            return n_samples // self.hop_length + 1
+        return max(0, (max(n_samples, self.n_fft) - self.n_fft) // self.hop_length) + 1
+
+    def to_dict(self) -> dict:
+        """Plain dict of every field (YAML/JSON friendly)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides: object) -> FrontendConfig:
+        """Return a copy with ``overrides`` applied.
+
+        Raises:
+            ParameterError: For an unknown field name (listing the valid ones).
+        """
+        valid = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ParameterError(
+                f"unknown front-end parameter(s) {unknown}; valid: {', '.join(sorted(valid))}"
+            )
+        return dataclasses.replace(self, **overrides)
+
+
+PRESETS: dict[str, FrontendConfig] = {
+    "pann": FrontendConfig(
+        sample_rate=32000, n_fft=1024, hop_length=320, win_length=1024, n_mels=64,
+        f_min=50.0, f_max=14000.0, power=2.0, mel_scale="slaney", norm="slaney",
+        center=True, pad_mode="reflect", log="db", amin=1e-10, top_db=None,
+    ),
+    "yamnet": FrontendConfig(
+        sample_rate=16000, n_fft=512, hop_length=160, win_length=400, n_mels=64,
+        f_min=125.0, f_max=7500.0, power=1.0, mel_scale="htk", norm=None, mel_domain=True,
+        center=False, log="offset", offset=1e-3,
+    ),
+    "abt": FrontendConfig(
+        sample_rate=16000, n_fft=1024, hop_length=160, win_length=1024, n_mels=64,
+        f_min=60.0, f_max=7800.0, power=2.0, mel_scale="htk", norm=None,
+        center=True, pad_mode="reflect", log="offset", offset=float(torch.finfo(torch.float32).eps),
+    ),
+}
+
+
+def list_presets() -> list[str]:
+    """Names of the front-end presets."""
+    return sorted(PRESETS)
+
+
+def get_preset(name: str, sample_rate: int | None = None, **overrides: object) -> FrontendConfig:
+    """Return preset ``name``, optionally re-targeted to ``sample_rate`` and overridden.
+
+    Re-targeting keeps window and hop durations: ``win_length`` and ``hop_length`` scale by
+    ``sample_rate / preset.sample_rate`` (rounded), ``n_fft`` becomes the next power of two
+    >= the scaled ``n_fft``, and ``f_max`` is clipped to ``sample_rate / 2``. Explicit
+    ``overrides`` are applied afterwards.
+
+    Raises:
+        ParameterError: Unknown preset (lists the valid ones), bad sample rate or override.
+    """
+    if name not in PRESETS:
+        raise unknown_choice("front-end preset", name, PRESETS)
+    config = PRESETS[name]
+    if sample_rate is not None and sample_rate != config.sample_rate:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise ParameterError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        ratio = sample_rate / config.sample_rate
+        win_length = max(1, round(config.win_length * ratio))
+        n_fft = max(win_length, 2 ** math.ceil(math.log2(config.n_fft * ratio)))
+        f_max = min(config.resolved_f_max, sample_rate / 2.0)
+        f_min = min(config.f_min, f_max / 2.0)
+        config = dataclasses.replace(
+            config, sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
+            hop_length=max(1, round(config.hop_length * ratio)), f_max=f_max, f_min=f_min,
+        )
+    return config.replace(**overrides) if overrides else config
+
+
+def log_mel_spectrogram(
+    waveform: torch.Tensor, config: FrontendConfig, filterbank: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Log-Mel spectrogram of ``waveform`` as ``config`` describes it.
+
+    Args:
+        waveform: ``(..., n_samples)`` at ``config.sample_rate``.
+        config: The front-end.
+        filterbank: Optional cached ``(n_mels, n_freqs)`` matrix.
+
+    Returns:
+        ``(..., n_mels, n_frames)``: dB re 1.0 for ``log="db"``, natural log otherwise.
+    """
+    mel = mel_spectrogram(
+        waveform, config.sample_rate, config.n_fft, config.hop_length, config.win_length,
+        config.n_mels, config.f_min, config.resolved_f_max, power=config.power,
+        mel_scale=config.mel_scale, norm=config.norm, mel_domain=config.mel_domain,
+        center=config.center, pad_mode=config.pad_mode, filterbank=filterbank,
+    )
+    if config.log == "db":
+        multiplier = 10.0 if config.power == 2.0 else 20.0
+        return amplitude_to_db(mel, multiplier=multiplier, amin=config.amin, top_db=config.top_db)
+    return log_offset(mel, config.offset)

@@ -1,0 +1,321 @@
+"""Spectral front-ends as plain tensor functions: STFT, spectrograms, Mel, log scaling.
+
+All functions are batched over any leading dimensions, run on the input's device, and are
+differentiable with respect to the waveform. Shapes follow the torchaudio convention
+``(..., n_freqs, n_frames)`` / ``(..., n_mels, n_frames)``.
+
+Reference values: librosa (``librosa.stft``, ``librosa.filters.mel``,
+``librosa.power_to_db``); the tests pin parity with librosa.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import librosa
+import numpy as np
+import torch
+
+from audiolens._internal.errors import ParameterError
+
+__all__ = [
+    "amplitude_to_db",
+    "log_offset",
+    "mel_filterbank",
+    "mel_spectrogram",
+    "spectrogram",
+    "stft",
+]
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_waveform(waveform: torch.Tensor) -> None:
+    if not isinstance(waveform, torch.Tensor):
+        raise ParameterError(f"waveform must be a torch.Tensor, got {type(waveform).__name__}")
+    if waveform.dim() < 1 or waveform.shape[-1] == 0:
+        raise ParameterError(f"waveform must have shape (..., n_samples) with n_samples > 0, got {tuple(waveform.shape)}")
+    if not waveform.is_floating_point():
+        raise ParameterError(f"waveform must be floating point, got {waveform.dtype}")
+
+
+def stft(
+    waveform: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    *,
+    center: bool = True,
+    pad_mode: str = "reflect",
+) -> torch.Tensor:
+    """Short-time Fourier transform with a periodic Hann window (librosa's default).
+
+    Args:
+        waveform: ``(..., n_samples)`` float tensor.
+        n_fft: FFT size in samples.
+        hop_length: Hop in samples (default ``win_length // 4``).
+        win_length: Window length in samples, ``<= n_fft`` (default ``n_fft``); the window is
+            zero-padded to ``n_fft`` on both sides, as librosa does.
+        center: Pad ``n_fft // 2`` samples on both sides so frame ``t`` is centred at
+            ``t * hop_length``.
+        pad_mode: Padding for ``center`` (``"reflect"`` or ``"constant"``).
+
+    Returns:
+        Complex tensor ``(..., n_fft // 2 + 1, n_frames)``.
+
+    Clips shorter than one frame (fewer than ``n_fft`` samples without centring, or fewer
+    than ``n_fft // 2 + 1`` with reflect centring) are zero-padded on the right to that
+    length, so every clip yields at least one frame.
+
+    Raises:
+        ParameterError: Non-positive sizes, ``win_length > n_fft``, a non-float or empty input.
+    """
+    _check_waveform(waveform)
+    n_fft = _check_positive_int("n_fft", n_fft)
+    win_length = _check_positive_int("win_length", win_length if win_length is not None else n_fft)
+    hop_length = _check_positive_int("hop_length", hop_length if hop_length is not None else win_length // 4)
+    if win_length > n_fft:
+        raise ParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
+    if pad_mode not in ("reflect", "constant"):
+        raise ParameterError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+    min_length = (n_fft // 2 + 1) if (center and pad_mode == "reflect") else (0 if center else n_fft)
+    if waveform.shape[-1] < min_length:
+        waveform = torch.nn.functional.pad(waveform, (0, min_length - waveform.shape[-1]))
+    batch_shape = waveform.shape[:-1]
+    flat = waveform.reshape(-1, waveform.shape[-1])
+    window = _hann_window(win_length, waveform.device, waveform.dtype)
+    spec = torch.stft(
+        flat,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalized=False,
+        onesided=True,
+        return_complex=True,
+    )
+    return spec.reshape(*batch_shape, *spec.shape[-2:])
+
+
+def _hann_window(win_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(win_length, periodic=True, device=device, dtype=dtype)
+
+
+def spectrogram(
+    waveform: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    *,
+    power: float = 2.0,
+    center: bool = True,
+    pad_mode: str = "reflect",
+) -> torch.Tensor:
+    """Magnitude (``power=1``) or power (``power=2``) spectrogram ``|STFT|^power``.
+
+    Args:
+        waveform: ``(..., n_samples)``.
+        n_fft, hop_length, win_length, center, pad_mode: See :func:`stft`.
+        power: Exponent of the magnitude, > 0 (1: magnitude, 2: power).
+
+    Returns:
+        ``(..., n_fft // 2 + 1, n_frames)`` real tensor, in (amplitude units)^power.
+
+    Raises:
+        ParameterError: Non-positive ``power`` and as :func:`stft`.
+    """
+    if not isinstance(power, (int, float)) or power <= 0:
+        raise ParameterError(f"power must be > 0, got {power!r}")
+    spec = stft(waveform, n_fft, hop_length, win_length, center=center, pad_mode=pad_mode)
+    if power == 2.0:
+        # |z|^2 without the sqrt: exact gradient at zero and no fp16 overflow of |z| first.
+        return spec.real.square() + spec.imag.square()
+    magnitude = spec.abs()
+    return magnitude if power == 1.0 else magnitude.pow(power)
+
+
+@functools.lru_cache(maxsize=64)
+def _mel_filterbank_numpy(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float,
+    f_max: float,
+    htk: bool,
+    norm: str | None,
+    mel_domain: bool,
+) -> np.ndarray:
+    if mel_domain:
+        return _mel_domain_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
+    return librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=htk, norm=norm,
+        dtype=np.float64,
+    )
+
+
+def _mel_domain_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float
+) -> np.ndarray:
+    # TensorFlow's linear_to_mel_weight_matrix (used by YAMNet/VGGish): HTK mel scale,
+    # triangles linear in the *mel* domain, no normalisation, the DC bin zeroed.
+    def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+        return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+    n_freqs = n_fft // 2 + 1
+    bin_mel = hz_to_mel(np.linspace(0.0, sample_rate / 2.0, n_freqs))[1:]
+    edges = np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    lower_slope = (bin_mel[:, None] - lower[None, :]) / (center - lower)[None, :]
+    upper_slope = (upper[None, :] - bin_mel[:, None]) / (upper - center)[None, :]
+    weights = np.maximum(0.0, np.minimum(lower_slope, upper_slope))
+    weights = np.concatenate([np.zeros((1, n_mels)), weights], axis=0)
+    return weights.T  # (n_mels, n_freqs)
+
+
+def mel_filterbank(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int = 64,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    *,
+    mel_scale: str = "slaney",
+    norm: str | None = "slaney",
+    mel_domain: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Mel filterbank matrix ``(n_mels, n_fft // 2 + 1)``.
+
+    Built with ``librosa.filters.mel`` (cached per parameter set) so it matches librosa
+    exactly; ``mel_domain=True`` instead builds TensorFlow's
+    ``linear_to_mel_weight_matrix`` (HTK scale, triangles linear in mel, DC zeroed), which is
+    what YAMNet's front-end uses.
+
+    Args:
+        sample_rate: In Hz.
+        n_fft: FFT size in samples.
+        n_mels: Number of Mel bands.
+        f_min: Lowest band edge in Hz, ``>= 0``.
+        f_max: Highest band edge in Hz, ``<= sample_rate / 2`` (default: ``sample_rate / 2``).
+        mel_scale: ``"slaney"`` (librosa default) or ``"htk"``.
+        norm: ``"slaney"`` (area normalisation) or ``None``.
+        mel_domain: Use the TensorFlow/YAMNet construction (forces HTK scale and no norm).
+        device, dtype: Of the returned tensor.
+
+    Raises:
+        ParameterError: Invalid frequencies, scale or norm.
+    """
+    sample_rate = _check_positive_int("sample_rate", sample_rate)
+    n_fft = _check_positive_int("n_fft", n_fft)
+    n_mels = _check_positive_int("n_mels", n_mels)
+    nyquist = sample_rate / 2.0
+    f_max = nyquist if f_max is None else float(f_max)
+    if f_min < 0 or f_max <= f_min:
+        raise ParameterError(f"need 0 <= f_min < f_max, got f_min={f_min}, f_max={f_max} (Hz)")
+    if f_max > nyquist + 1e-6:
+        raise ParameterError(
+            f"f_max={f_max} Hz exceeds the Nyquist frequency sample_rate / 2 = {nyquist} Hz; "
+            "lower f_max or raise sample_rate"
+        )
+    if mel_scale not in ("slaney", "htk"):
+        raise ParameterError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
+    if norm not in ("slaney", None):
+        raise ParameterError(f"norm must be 'slaney' or None, got {norm!r}")
+    weights = _mel_filterbank_numpy(
+        sample_rate, n_fft, n_mels, float(f_min), f_max, mel_scale == "htk", norm, bool(mel_domain)
+    )
+    return torch.tensor(weights, dtype=dtype, device=device)
+
+
+def mel_spectrogram(
+    waveform: torch.Tensor,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    n_mels: int = 64,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    *,
+    power: float = 2.0,
+    mel_scale: str = "slaney",
+    norm: str | None = "slaney",
+    mel_domain: bool = False,
+    center: bool = True,
+    pad_mode: str = "reflect",
+    filterbank: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mel spectrogram ``filterbank @ |STFT|^power``, as ``librosa.feature.melspectrogram``.
+
+    Args:
+        waveform: ``(..., n_samples)``.
+        filterbank: Precomputed ``(n_mels, n_fft // 2 + 1)`` matrix (e.g. a module buffer);
+            built with :func:`mel_filterbank` from the other arguments when ``None``.
+        Others: see :func:`spectrogram` and :func:`mel_filterbank`.
+
+    Returns:
+        ``(..., n_mels, n_frames)``.
+    """
+    spec = spectrogram(waveform, n_fft, hop_length, win_length, power=power, center=center, pad_mode=pad_mode)
+    if filterbank is None:
+        filterbank = mel_filterbank(
+            sample_rate, n_fft, n_mels, f_min, f_max, mel_scale=mel_scale, norm=norm,
+            mel_domain=mel_domain, device=spec.device, dtype=spec.dtype,
+        )
+    return torch.matmul(filterbank.to(spec.dtype), spec)
+
+
+def amplitude_to_db(
+    x: torch.Tensor,
+    *,
+    multiplier: float = 10.0,
+    amin: float = 1e-10,
+    ref: float = 1.0,
+    top_db: float | None = None,
+) -> torch.Tensor:
+    """Decibels ``multiplier * log10(max(x, amin) / ref)``, as ``librosa.power_to_db``.
+
+    Use ``multiplier=10`` for power and ``20`` for magnitude spectrograms. Values are dB re
+    ``ref`` (default dB re 1.0).
+
+    Args:
+        x: Non-negative tensor ``(..., n_freqs, n_frames)``.
+        multiplier: 10 (power) or 20 (amplitude).
+        amin: Floor applied before the log, > 0.
+        ref: Reference value, > 0.
+        top_db: If given, clip each example (the last two dimensions) to ``max - top_db``;
+            librosa clips against the maximum of the whole array, which equals this for one
+            example.
+
+    Raises:
+        ParameterError: Non-positive ``amin``/``ref``, negative ``top_db``.
+    """
+    if amin <= 0 or ref <= 0:
+        raise ParameterError(f"amin and ref must be > 0, got amin={amin}, ref={ref}")
+    db = multiplier * torch.log10(torch.clamp(x, min=amin))
+    db = db - multiplier * math.log10(max(amin, ref))
+    if top_db is not None:
+        if top_db < 0:
+            raise ParameterError(f"top_db must be >= 0, got {top_db}")
+        peak = db.amax(dim=(-2, -1), keepdim=True) if db.dim() >= 2 else db.max()
+        db = torch.maximum(db, peak - top_db)
+    return db
+
+
+def log_offset(x: torch.Tensor, offset: float = 1e-3) -> torch.Tensor:
+    """Natural log with an additive offset, ``log(x + offset)`` (YAMNet: 0.001; BYOL-A/ABT: eps).
+
+    Raises:
+        ParameterError: Non-positive ``offset``.
+    """
+    if offset <= 0:
+        raise ParameterError(f"offset must be > 0, got {offset}")
+    return torch.log(x + offset)

@@ -1,0 +1,1 @@
+"""Loss functions (one file per loss; the self-supervised and transcoder issues add theirs)."""

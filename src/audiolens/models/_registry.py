@@ -1,0 +1,267 @@
+"""Model registry in the style of timm: ``@register_model`` entrypoints and ``create_model``.
+
+A model family module (e.g. :mod:`audiolens.models.pann`) decorates one small factory
+function per variant; the function name is the model name::
+
+    @register_model(default_cfg={"sample_rate": 32000})
+    def cnn14(*, num_classes: int = 527, n_mels: int = 64) -> Cnn14:
+        return Cnn14(num_classes=num_classes, n_mels=n_mels)
+
+    model = create_model("cnn14", num_classes=10)
+
+The registry also keeps the family (module name, e.g. ``"pann"``) and an optional
+``default_cfg`` dict (front-end settings, checkpoint names) of every model.
+
+This module also holds :func:`check_logmel_input`, the input check shared by every
+log-Mel model of :mod:`audiolens.models`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+import torch
+from torch import nn
+
+from audiolens._internal.errors import ParameterError, unknown_choice
+
+__all__ = [
+    "check_logmel_input",
+    "create_model",
+    "is_model",
+    "list_models",
+    "list_modules",
+    "model_default_cfg",
+    "model_entrypoint",
+    "model_family",
+    "register_model",
+]
+
+_F = TypeVar("_F", bound=Callable[..., nn.Module])
+
+_model_entrypoints: dict[str, Callable[..., nn.Module]] = {}
+_model_to_module: dict[str, str] = {}
+_model_default_cfgs: dict[str, dict[str, Any]] = {}
+
+
+@overload
+def register_model(fn: _F, *, default_cfg: dict[str, Any] | None = None) -> _F: ...
+
+
+@overload
+def register_model(
+    fn: None = None, *, default_cfg: dict[str, Any] | None = None
+) -> Callable[[_F], _F]: ...
+
+
+def register_model(
+    fn: _F | None = None, *, default_cfg: dict[str, Any] | None = None
+) -> _F | Callable[[_F], _F]:
+    """Register a model factory function under its own name.
+
+    Usable bare (``@register_model``) or with a config (``@register_model(default_cfg=...)``).
+    The family is the last component of the function's module (``audiolens.models.pann`` ->
+    ``"pann"``). Re-registering the same function (e.g. after ``importlib.reload``) is allowed.
+
+    Args:
+        fn: The factory; it must accept keyword arguments only and return an ``nn.Module``.
+        default_cfg: Optional metadata (front-end settings, checkpoint file, ...) stored
+            alongside the model and returned by :func:`model_default_cfg`.
+
+    Returns:
+        The function itself (unchanged), or a decorator when ``fn`` is omitted.
+
+    Raises:
+        ParameterError: If another function is already registered under the same name.
+    """
+
+    def _register(f: _F) -> _F:
+        name = f.__name__
+        old = _model_entrypoints.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (f.__module__, f.__qualname__):
+            raise ParameterError(
+                f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}"
+            )
+        _model_entrypoints[name] = f
+        _model_to_module[name] = f.__module__.rsplit(".", 1)[-1]
+        _model_default_cfgs[name] = dict(default_cfg or {})
+        return f
+
+    if fn is None:
+        return _register
+    return _register(fn)
+
+
+def list_models(filter: str = "", module: str = "") -> list[str]:
+    """List registered model names, sorted.
+
+    Args:
+        filter: Shell-style wildcard pattern (:mod:`fnmatch`), e.g. ``"cnn*"``; empty = all.
+        module: Only models of this family (e.g. ``"pann"``); empty = all families.
+
+    Returns:
+        Sorted model names.
+    """
+    names = (n for n in _model_entrypoints if not module or _model_to_module[n] == module)
+    if filter:
+        names = (n for n in names if fnmatch.fnmatchcase(n, filter))
+    return sorted(names)
+
+
+def list_modules() -> list[str]:
+    """List the model families (module names) that registered at least one model.
+
+    Returns:
+        Sorted family names, e.g. ``["pann", "small_cnn"]``.
+    """
+    return sorted(set(_model_to_module.values()))
+
+
+def is_model(name: str) -> bool:
+    """Tell whether ``name`` is a registered model.
+
+    Args:
+        name: Model name.
+
+    Returns:
+        True if :func:`create_model` knows ``name``.
+    """
+    return name in _model_entrypoints
+
+
+def model_entrypoint(name: str) -> Callable[..., nn.Module]:
+    """Return the factory function registered under ``name``.
+
+    Args:
+        name: Model name.
+
+    Returns:
+        The registered factory.
+
+    Raises:
+        ParameterError: If ``name`` is not registered (the message lists the valid names).
+    """
+    try:
+        return _model_entrypoints[name]
+    except (KeyError, TypeError):
+        raise unknown_choice("model", name, list_models()) from None
+
+
+def model_family(name: str) -> str:
+    """Return the family (defining module name) of a registered model.
+
+    Args:
+        name: Model name.
+
+    Returns:
+        The family, e.g. ``"pann"``.
+
+    Raises:
+        ParameterError: If ``name`` is not registered.
+    """
+    model_entrypoint(name)
+    return _model_to_module[name]
+
+
+def model_default_cfg(name: str) -> dict[str, Any]:
+    """Return a copy of the ``default_cfg`` dict a model was registered with.
+
+    Args:
+        name: Model name.
+
+    Returns:
+        The config (empty if none was given).
+
+    Raises:
+        ParameterError: If ``name`` is not registered.
+    """
+    model_entrypoint(name)
+    return dict(_model_default_cfgs[name])
+
+
+def _accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
+    """Keyword names ``fn`` accepts, and whether it also takes ``**kwargs``."""
+    params = inspect.signature(fn).parameters.values()
+    names = [
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return names, var_kw
+
+
+def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: Model name (see :func:`list_models`).
+        num_classes: Number of output logits; ``None`` keeps the model's default
+            (e.g. 527 AudioSet classes for PANN).
+        **kwargs: Other constructor keyword arguments of the model (e.g. ``n_mels``).
+
+    Returns:
+        The model, in training mode, with freshly initialised weights.
+
+    Raises:
+        ParameterError: If ``name`` is unknown (listing the valid names), or a keyword
+            argument is unknown or invalid (naming the model and listing its accepted
+            keyword arguments).
+    """
+    fn = model_entrypoint(name)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    accepted, var_kw = _accepted_kwargs(fn)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown and not var_kw:
+        raise ParameterError(
+            f"model {name!r} got unexpected keyword argument(s) {', '.join(unknown)}; "
+            f"accepted keyword arguments: {', '.join(accepted) or '(none)'}"
+        )
+    try:
+        return fn(**kwargs)
+    except TypeError as err:
+        raise ParameterError(
+            f"could not build model {name!r} with {kwargs!r}: {err}; "
+            f"accepted keyword arguments: {', '.join(accepted) or '(none)'}"
+        ) from err
+
+
+def check_logmel_input(x: Any, *, n_mels: int, min_frames: int, model: str) -> None:
+    """Check that ``x`` is a log-Mel batch a model can take.
+
+    Args:
+        x: The model input; expected shape ``(batch, n_mels, n_frames)``.
+        n_mels: Mel bins the model expects.
+        min_frames: Fewest frames the model can pool down (``2 ** number_of_pools``).
+        model: Model (class) name, for the message.
+
+    Raises:
+        ParameterError: If ``x`` is not a floating 3-D tensor, its mel axis differs from
+            ``n_mels`` or it has fewer than ``min_frames`` frames.
+    """
+    expected = f"{model} expected (batch, n_mels={n_mels}, n_frames) log-Mel"
+    if not isinstance(x, torch.Tensor):
+        raise ParameterError(f"{expected}, got {type(x).__name__}")
+    if x.ndim != 3:
+        hint = ""
+        if x.ndim == 4 and x.shape[1] == 1:
+            hint = " (drop the channel axis with x.squeeze(1))"
+        elif x.ndim == 2:
+            hint = " (add a batch axis with x.unsqueeze(0))"
+        raise ParameterError(f"{expected}, got shape {tuple(x.shape)}{hint}")
+    if x.shape[1] != n_mels:
+        hint = ""
+        if x.shape[2] == n_mels:
+            hint = " (time and mel axes swapped? use x.transpose(1, 2))"
+        raise ParameterError(f"{expected}, got shape {tuple(x.shape)}{hint}")
+    if x.shape[2] < min_frames:
+        raise ParameterError(
+            f"{model} needs at least {min_frames} frames (one per 2x time pooling), "
+            f"got shape {tuple(x.shape)}; pad the log-Mel along time"
+        )
+    if not torch.is_floating_point(x):
+        raise ParameterError(f"{expected} as a floating tensor, got dtype {x.dtype}")
