@@ -19,7 +19,9 @@ from audiolens.io import load_audio
 
 @pytest.mark.parametrize("htk", [False, True])
 @pytest.mark.parametrize("norm", ["slaney", None])
-@pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax", [(32000, 1024, 64, 50, 14000), (16000, 512, 40, 0, 8000), (8000, 256, 32, 20, 3800)])
+@pytest.mark.parametrize(
+    "sr,n_fft,n_mels,fmin,fmax", [(32000, 1024, 64, 50, 14000), (16000, 512, 40, 0, 8000), (8000, 256, 32, 20, 3800)]
+)
 def test_filterbank_matches_librosa(htk, norm, sr, n_fft, n_mels, fmin, fmax):
     ours = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, mel_scale="htk" if htk else "slaney", norm=norm)
     ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
@@ -51,7 +53,9 @@ def test_stft_matches_librosa_float64():
     x = np.random.default_rng(0).standard_normal(4000)
     for center, win in [(True, 1024), (False, 400)]:
         ours = stft(torch.from_numpy(x), 1024 if win == 1024 else 512, 160, win, center=center).numpy()
-        ref = librosa.stft(x, n_fft=1024 if win == 1024 else 512, hop_length=160, win_length=win, center=center, pad_mode="reflect")
+        ref = librosa.stft(
+            x, n_fft=1024 if win == 1024 else 512, hop_length=160, win_length=win, center=center, pad_mode="reflect"
+        )
         np.testing.assert_allclose(ours, ref, atol=1e-9)
 
 
@@ -83,16 +87,30 @@ def test_amplitude_to_db_top_db_is_per_example():
 
 def _librosa_logmel(x, c):
     mel = librosa.feature.melspectrogram(
-        y=x, sr=c.sample_rate, n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.win_length,
-        window="hann", center=c.center, pad_mode=c.pad_mode, power=c.power, n_mels=c.n_mels,
-        fmin=c.f_min, fmax=c.resolved_f_max, htk=c.mel_scale == "htk", norm=c.norm,
+        y=x,
+        sr=c.sample_rate,
+        n_fft=c.n_fft,
+        hop_length=c.hop_length,
+        win_length=c.win_length,
+        window="hann",
+        center=c.center,
+        pad_mode=c.pad_mode,
+        power=c.power,
+        n_mels=c.n_mels,
+        fmin=c.f_min,
+        fmax=c.resolved_f_max,
+        htk=c.mel_scale == "htk",
+        norm=c.norm,
     )
     return librosa.power_to_db(mel, ref=1.0, amin=c.amin, top_db=None) if c.log == "db" else np.log(mel + c.offset)
 
 
 @pytest.mark.parametrize("preset", ["pann", "abt"])
 def test_logmel_real_clips_match_librosa(preset, fsdd_root, esc50_root):
-    for path, sr in [(fsdd_root / "recordings" / "3_theo_7.wav", 8000), (esc50_root / "audio" / "1-100032-A-0.flac", 16000)]:
+    for path, sr in [
+        (fsdd_root / "recordings" / "3_theo_7.wav", 8000),
+        (esc50_root / "audio" / "1-100032-A-0.flac", 16000),
+    ]:
         x, _ = load_audio(path)
         c = get_preset(preset, sr)
         ref = _librosa_logmel(x.numpy().astype(np.float64), c)
@@ -113,7 +131,15 @@ def test_yamnet_preset_matches_independent_reference(esc50_root):
 
 def test_pann_preset_exact_parameters():
     c = get_preset("pann")
-    assert (c.sample_rate, c.n_fft, c.hop_length, c.win_length, c.n_mels, c.f_min, c.f_max) == (32000, 1024, 320, 1024, 64, 50, 14000)
+    assert (c.sample_rate, c.n_fft, c.hop_length, c.win_length, c.n_mels, c.f_min, c.f_max) == (
+        32000,
+        1024,
+        320,
+        1024,
+        64,
+        50,
+        14000,
+    )
     assert c.n_frames(320000) == 1001  # 10 s -> 1001 x 64, as in PANN
     x = torch.randn(1, 32000 * 2)
     assert log_mel_spectrogram(x, c).shape == (1, 64, 201)

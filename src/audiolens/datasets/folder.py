@@ -126,7 +126,9 @@ def parse_int(value: str, column: str, path: Path, line: int, minimum: int | Non
             f"{path}, line {line}: column {column!r} must be an integer, got {value!r}"
         ) from None
     if minimum is not None and result < minimum:
-        raise DataError(f"{path}, line {line}: column {column!r} must be >= {minimum}, got {result}")
+        raise DataError(
+            f"{path}, line {line}: column {column!r} must be >= {minimum}, got {result}"
+        )
     return result
 
 
@@ -144,7 +146,9 @@ def parse_bool(value: str, column: str, path: Path, line: int) -> bool:
     raise DataError(f"{path}, line {line}: column {column!r} must be True or False, got {value!r}")
 
 
-def index_classes(pairs: Iterable[tuple[int, str]], source: Path) -> tuple[list[str], dict[int, int]]:
+def index_classes(
+    pairs: Iterable[tuple[int, str]], source: Path
+) -> tuple[list[str], dict[int, int]]:
     """Order classes by their numeric id and map each id to a contiguous index.
 
     Args:
@@ -182,10 +186,14 @@ def check_unique_ids(records: Sequence[Record], what: str, source: Path) -> None
             duplicates.append(record.id)
         seen.add(record.id)
     if duplicates:
-        raise DataError(f"{what}: {source} lists the same file more than once: {name_some(duplicates)}")
+        raise DataError(
+            f"{what}: {source} lists the same file more than once: {name_some(duplicates)}"
+        )
 
 
-def warn_missing(what: str, missing: Sequence[str], total: int, listing: Path, folder: Path) -> None:
+def warn_missing(
+    what: str, missing: Sequence[str], total: int, listing: Path, folder: Path
+) -> None:
     """Warn once that ``missing`` files listed in ``listing`` were not found under ``folder``."""
     if missing:
         warnings.warn(
@@ -255,7 +263,9 @@ def load_folder(
             rel = path.relative_to(root).with_suffix("").as_posix()
             records.append(Record(path, target, None, None, rel))
     if not records:
-        raise DataError(f"folder: no audio files found in class subfolders of {root}; {FOLDER_LAYOUT}")
+        raise DataError(
+            f"folder: no audio files found in class subfolders of {root}; {FOLDER_LAYOUT}"
+        )
     if empty:
         warnings.warn(
             f"folder: ignoring subfolder(s) of {root} without audio files: {name_some(empty)}",
@@ -307,6 +317,8 @@ def _from_manifest(root: Path, manifest: Path, sample_rate: int | None) -> Audio
         records.append(Record(path, target_of[label], fold, split, ident))
     warn_missing("folder", missing, len(rows), csv_path, root)
     if not records:
-        raise DataError(f"folder: none of the {len(rows)} files listed in {csv_path} exist under {root}")
+        raise DataError(
+            f"folder: none of the {len(rows)} files listed in {csv_path} exist under {root}"
+        )
     check_unique_ids(records, "folder", csv_path)
     return AudioDataset("folder", root, records, class_names, sample_rate)

@@ -82,9 +82,7 @@ def mask_along_axis(
     widths = torch.randint(0, max_width + 1, (batch, n_masks), generator=generator)
     starts = (torch.rand((batch, n_masks), generator=generator) * (size - widths + 1)).long()
     positions = torch.arange(size)
-    inside = (positions[None, None, :] >= starts[..., None]) & (
-        positions[None, None, :] < (starts + widths)[..., None]
-    )
+    inside = (positions[None, None, :] >= starts[..., None]) & (positions[None, None, :] < (starts + widths)[..., None])
     mask = inside.any(dim=1).to(spec.device)  # (batch, size)
     mask = mask[:, :, None] if axis == -2 else mask[:, None, :]
     fill = spec.mean(dim=(-2, -1), keepdim=True) if value is None else torch.full_like(spec[:, :1, :1], value)

@@ -78,16 +78,12 @@ class FrontendConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ParameterError(f"features.{name} must be a positive integer, got {value!r}")
         if self.win_length > self.n_fft:
-            raise ParameterError(
-                f"features.win_length ({self.win_length}) must be <= features.n_fft ({self.n_fft})"
-            )
+            raise ParameterError(f"features.win_length ({self.win_length}) must be <= features.n_fft ({self.n_fft})")
         f_max = self.resolved_f_max
         if not 0 <= self.f_min < f_max:
             raise ParameterError(f"need 0 <= features.f_min < features.f_max, got {self.f_min}, {f_max} Hz")
         if f_max > self.sample_rate / 2 + 1e-6:
-            raise ParameterError(
-                f"features.f_max={f_max} Hz exceeds sample_rate / 2 = {self.sample_rate / 2} Hz"
-            )
+            raise ParameterError(f"features.f_max={f_max} Hz exceeds sample_rate / 2 = {self.sample_rate / 2} Hz")
         if self.log not in ("db", "offset"):
             raise ParameterError(f"features.log must be 'db' or 'offset', got {self.log!r}")
         if self.power not in (1.0, 2.0):
@@ -122,27 +118,59 @@ class FrontendConfig:
         valid = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - valid)
         if unknown:
-            raise ParameterError(
-                f"unknown front-end parameter(s) {unknown}; valid: {', '.join(sorted(valid))}"
-            )
+            raise ParameterError(f"unknown front-end parameter(s) {unknown}; valid: {', '.join(sorted(valid))}")
         return dataclasses.replace(self, **overrides)
 
 
 PRESETS: dict[str, FrontendConfig] = {
     "pann": FrontendConfig(
-        sample_rate=32000, n_fft=1024, hop_length=320, win_length=1024, n_mels=64,
-        f_min=50.0, f_max=14000.0, power=2.0, mel_scale="slaney", norm="slaney",
-        center=True, pad_mode="reflect", log="db", amin=1e-10, top_db=None,
+        sample_rate=32000,
+        n_fft=1024,
+        hop_length=320,
+        win_length=1024,
+        n_mels=64,
+        f_min=50.0,
+        f_max=14000.0,
+        power=2.0,
+        mel_scale="slaney",
+        norm="slaney",
+        center=True,
+        pad_mode="reflect",
+        log="db",
+        amin=1e-10,
+        top_db=None,
     ),
     "yamnet": FrontendConfig(
-        sample_rate=16000, n_fft=512, hop_length=160, win_length=400, n_mels=64,
-        f_min=125.0, f_max=7500.0, power=1.0, mel_scale="htk", norm=None, mel_domain=True,
-        center=False, log="offset", offset=1e-3,
+        sample_rate=16000,
+        n_fft=512,
+        hop_length=160,
+        win_length=400,
+        n_mels=64,
+        f_min=125.0,
+        f_max=7500.0,
+        power=1.0,
+        mel_scale="htk",
+        norm=None,
+        mel_domain=True,
+        center=False,
+        log="offset",
+        offset=1e-3,
     ),
     "abt": FrontendConfig(
-        sample_rate=16000, n_fft=1024, hop_length=160, win_length=1024, n_mels=64,
-        f_min=60.0, f_max=7800.0, power=2.0, mel_scale="htk", norm=None,
-        center=True, pad_mode="reflect", log="offset", offset=float(torch.finfo(torch.float32).eps),
+        sample_rate=16000,
+        n_fft=1024,
+        hop_length=160,
+        win_length=1024,
+        n_mels=64,
+        f_min=60.0,
+        f_max=7800.0,
+        power=2.0,
+        mel_scale="htk",
+        norm=None,
+        center=True,
+        pad_mode="reflect",
+        log="offset",
+        offset=float(torch.finfo(torch.float32).eps),
     ),
 }
 
@@ -175,8 +203,13 @@ def get_preset(name: str, sample_rate: int | None = None, **overrides: object) -
         f_max = min(config.resolved_f_max, sample_rate / 2.0)
         f_min = min(config.f_min, f_max / 2.0)
         config = dataclasses.replace(
-            config, sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
-            hop_length=max(1, round(config.hop_length * ratio)), f_max=f_max, f_min=f_min,
+            config,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=max(1, round(config.hop_length * ratio)),
+            f_max=f_max,
+            f_min=f_min,
         )
     return config.replace(**overrides) if overrides else config
 
@@ -195,10 +228,21 @@ def log_mel_spectrogram(
         ``(..., n_mels, n_frames)``: dB re 1.0 for ``log="db"``, natural log otherwise.
     """
     mel = mel_spectrogram(
-        waveform, config.sample_rate, config.n_fft, config.hop_length, config.win_length,
-        config.n_mels, config.f_min, config.resolved_f_max, power=config.power,
-        mel_scale=config.mel_scale, norm=config.norm, mel_domain=config.mel_domain,
-        center=config.center, pad_mode=config.pad_mode, filterbank=filterbank,
+        waveform,
+        config.sample_rate,
+        config.n_fft,
+        config.hop_length,
+        config.win_length,
+        config.n_mels,
+        config.f_min,
+        config.resolved_f_max,
+        power=config.power,
+        mel_scale=config.mel_scale,
+        norm=config.norm,
+        mel_domain=config.mel_domain,
+        center=config.center,
+        pad_mode=config.pad_mode,
+        filterbank=filterbank,
     )
     if config.log == "db":
         multiplier = 10.0 if config.power == 2.0 else 20.0

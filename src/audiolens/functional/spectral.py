@@ -39,7 +39,9 @@ def _check_waveform(waveform: torch.Tensor) -> None:
     if not isinstance(waveform, torch.Tensor):
         raise ParameterError(f"waveform must be a torch.Tensor, got {type(waveform).__name__}")
     if waveform.dim() < 1 or waveform.shape[-1] == 0:
-        raise ParameterError(f"waveform must have shape (..., n_samples) with n_samples > 0, got {tuple(waveform.shape)}")
+        raise ParameterError(
+            f"waveform must have shape (..., n_samples) with n_samples > 0, got {tuple(waveform.shape)}"
+        )
     if not waveform.is_floating_point():
         raise ParameterError(f"waveform must be floating point, got {waveform.dtype}")
 
@@ -122,8 +124,12 @@ def spectrogram(
 
     Args:
         waveform: ``(..., n_samples)``.
-        n_fft, hop_length, win_length, center, pad_mode: See :func:`stft`.
+        n_fft: FFT size in samples.
+        hop_length: Hop in samples (see :func:`stft`).
+        win_length: Window length in samples (see :func:`stft`).
         power: Exponent of the magnitude, > 0 (1: magnitude, 2: power).
+        center: Centre frames (see :func:`stft`).
+        pad_mode: Padding for ``center`` (see :func:`stft`).
 
     Returns:
         ``(..., n_fft // 2 + 1, n_frames)`` real tensor, in (amplitude units)^power.
@@ -155,14 +161,18 @@ def _mel_filterbank_numpy(
     if mel_domain:
         return _mel_domain_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
     return librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=htk, norm=norm,
+        sr=sample_rate,
+        n_fft=n_fft,
+        n_mels=n_mels,
+        fmin=f_min,
+        fmax=f_max,
+        htk=htk,
+        norm=norm,
         dtype=np.float64,
     )
 
 
-def _mel_domain_filterbank(
-    sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float
-) -> np.ndarray:
+def _mel_domain_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
     # TensorFlow's linear_to_mel_weight_matrix (used by YAMNet/VGGish): HTK mel scale,
     # triangles linear in the *mel* domain, no normalisation, the DC bin zeroed.
     def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
@@ -208,7 +218,8 @@ def mel_filterbank(
         mel_scale: ``"slaney"`` (librosa default) or ``"htk"``.
         norm: ``"slaney"`` (area normalisation) or ``None``.
         mel_domain: Use the TensorFlow/YAMNet construction (forces HTK scale and no norm).
-        device, dtype: Of the returned tensor.
+        device: Device of the returned tensor.
+        dtype: Dtype of the returned tensor.
 
     Raises:
         ParameterError: Invalid frequencies, scale or norm.
@@ -257,9 +268,21 @@ def mel_spectrogram(
 
     Args:
         waveform: ``(..., n_samples)``.
+        sample_rate: In Hz.
+        n_fft: FFT size in samples.
+        hop_length: Hop in samples.
+        win_length: Window length in samples.
+        n_mels: Number of Mel bands.
+        f_min: Lowest band edge in Hz.
+        f_max: Highest band edge in Hz (default ``sample_rate / 2``).
+        power: 1 (magnitude) or 2 (power) spectrogram.
+        mel_scale: ``"slaney"`` or ``"htk"`` (see :func:`mel_filterbank`).
+        norm: ``"slaney"`` or ``None``.
+        mel_domain: TensorFlow/YAMNet triangles (see :func:`mel_filterbank`).
+        center: Centre frames (see :func:`stft`).
+        pad_mode: Padding for ``center``.
         filterbank: Precomputed ``(n_mels, n_fft // 2 + 1)`` matrix (e.g. a module buffer);
             built with :func:`mel_filterbank` from the other arguments when ``None``.
-        Others: see :func:`spectrogram` and :func:`mel_filterbank`.
 
     Returns:
         ``(..., n_mels, n_frames)``.
@@ -267,8 +290,16 @@ def mel_spectrogram(
     spec = spectrogram(waveform, n_fft, hop_length, win_length, power=power, center=center, pad_mode=pad_mode)
     if filterbank is None:
         filterbank = mel_filterbank(
-            sample_rate, n_fft, n_mels, f_min, f_max, mel_scale=mel_scale, norm=norm,
-            mel_domain=mel_domain, device=spec.device, dtype=spec.dtype,
+            sample_rate,
+            n_fft,
+            n_mels,
+            f_min,
+            f_max,
+            mel_scale=mel_scale,
+            norm=norm,
+            mel_domain=mel_domain,
+            device=spec.device,
+            dtype=spec.dtype,
         )
     return torch.matmul(filterbank.to(spec.dtype), spec)
 

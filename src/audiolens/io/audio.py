@@ -80,8 +80,7 @@ def load_audio(
     if not np.isfinite(data).all():
         if nonfinite == "error":
             raise DataError(
-                f"audio file {path} contains NaN or Inf samples; fix the file or load it "
-                "with nonfinite='zero'"
+                f"audio file {path} contains NaN or Inf samples; fix the file or load it with nonfinite='zero'"
             )
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     data = data.T  # (channels, n_samples)
@@ -131,9 +130,7 @@ def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tens
     return torch.from_numpy(np.ascontiguousarray(out)).to(device=waveform.device, dtype=waveform.dtype)
 
 
-def save_audio(
-    path: str | os.PathLike, waveform: torch.Tensor | np.ndarray, sample_rate: int
-) -> Path:
+def save_audio(path: str | os.PathLike, waveform: torch.Tensor | np.ndarray, sample_rate: int) -> Path:
     """Save a waveform as WAV (PCM 16) or FLAC (PCM 16), chosen by the file extension.
 
     Args:

@@ -213,7 +213,9 @@ class PannCnn(nn.Module):
         """
         self.num_classes = _check_positive_int("num_classes", num_classes)
         ref = self.fc1.weight
-        self.fc_audioset = nn.Linear(self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype)
+        self.fc_audioset = nn.Linear(
+            self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype
+        )
         init_layer(self.fc_audioset)
 
 

@@ -88,8 +88,10 @@ class SmallCNN(nn.Module):
         if not channels:
             raise ParameterError("channels must not be empty")
         self.channels = tuple(_positive_int("channels", c) for c in channels)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-            0 <= dropout < 1
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not (0 <= dropout < 1)
         ):
             raise ParameterError(f"dropout must be a float in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)

@@ -34,8 +34,13 @@ class Spectrogram(nn.Module):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Compute the spectrogram."""
         return F.spectrogram(
-            waveform, self.n_fft, self.hop_length, self.win_length, power=self.power,
-            center=self.center, pad_mode=self.pad_mode,
+            waveform,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            power=self.power,
+            center=self.center,
+            pad_mode=self.pad_mode,
         )
 
 
@@ -93,8 +98,14 @@ class LogMel(nn.Module):
         self.config = config or P.FrontendConfig()
         c = self.config
         fb = F.mel_filterbank(
-            c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.resolved_f_max, mel_scale=c.mel_scale,
-            norm=c.norm, mel_domain=c.mel_domain,
+            c.sample_rate,
+            c.n_fft,
+            c.n_mels,
+            c.f_min,
+            c.resolved_f_max,
+            mel_scale=c.mel_scale,
+            norm=c.norm,
+            mel_domain=c.mel_domain,
         )
         self.register_buffer("filterbank", fb, persistent=False)
 

@@ -1,0 +1,7 @@
+"""``python -m audiolens``."""
+
+import sys
+
+from audiolens.cli.main import main
+
+sys.exit(main())

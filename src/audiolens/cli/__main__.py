@@ -1,0 +1,7 @@
+"""``python -m audiolens.cli``."""
+
+import sys
+
+from audiolens.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""``audiolens run``: resolve an experiment, prepare the run folder, train/evaluate, report.
+
+Run folder (``--out``, default ``runs/<experiment name>``)::
+
+    config.yaml        resolved config (every key)
+    env.json           versions, seed, device, command line
+    metrics.json       {"final": {"test_accuracy", "val_accuracy", ...}, "history": [...]}
+    checkpoints/       best.ckpt (best on validation), last.ckpt
+    logs/              csv/metrics.csv, tensorboard/
+    plots/*.png        confusion_matrix.png, training_curves.png (cv.png for CV)
+    report.html
+    fold-K/            one sub-run per fold with the same layout, plus cv.json (cross-validation)
+
+An existing non-empty folder is never overwritten without ``--overwrite``; ``--resume``
+continues a killed run from ``checkpoints/last.ckpt`` (and skips finished CV folds), and
+requires the same resolved config. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from audiolens._internal.errors import ParameterError
+from audiolens._internal.paths import atomic_write_text
+from audiolens.cli.config import apply_overrides, load_config, resolve_config
+from audiolens.report import plot_confusion_matrix, plot_cv, plot_training_curves, write_report
+from audiolens.training.experiment import cross_validate, fit_classifier
+
+__all__ = ["QUICKSTART", "environment", "run_experiment"]
+
+#: The experiment ``audiolens run`` runs when none is given (relative to the working folder).
+QUICKSTART = Path("configs") / "quickstart.yaml"
+
+
+def _is_worker_process() -> bool:
+    # Lightning's DDP launcher re-runs the command line for ranks > 0 with LOCAL_RANK set.
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def environment(seed: int) -> dict[str, Any]:
+    """Versions, seed, device and command line of this process (``env.json``)."""
+    versions = {}
+    for package in (
+        "audiolens",
+        "torch",
+        "lightning",
+        "torchmetrics",
+        "numpy",
+        "scipy",
+        "librosa",
+        "soundfile",
+        "soxr",
+        "scikit-learn",
+    ):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "seed": seed,
+        "versions": versions,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "command": sys.argv,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _prepare(run_dir: Path, config: dict[str, Any], overwrite: bool, resume: bool) -> None:
+    if overwrite and resume:
+        raise ParameterError("--overwrite and --resume exclude each other")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ParameterError(f"--out {run_dir} exists and is not a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if overwrite:
+            shutil.rmtree(run_dir)
+        elif resume:
+            stored = run_dir / "config.yaml"
+            if stored.is_file() and yaml.safe_load(stored.read_text()) != config:
+                raise ParameterError(
+                    f"--resume: the resolved config differs from {stored}; resume with the same "
+                    "experiment and --set values, or start a new run folder"
+                )
+        else:
+            raise ParameterError(
+                f"run folder {run_dir} already exists; pass --overwrite to replace it, "
+                "--resume to continue it, or --out to choose another folder"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run_experiment(
+    experiment: str | os.PathLike | None = None,
+    *,
+    out: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> Path:
+    """Run an experiment end to end and return its run folder (see the module doc).
+
+    Raises:
+        ParameterError: Bad config, existing run folder, conflicting flags.
+        DataError: Missing or bad data.
+    """
+    path = Path(experiment) if experiment is not None else QUICKSTART
+    if experiment is None and not path.is_file():
+        raise ParameterError(
+            f"no experiment given and {QUICKSTART} is not in the current folder; name an EXPERIMENT.yaml"
+        )
+    config = resolve_config(apply_overrides(load_config(path), overrides or []))
+    run_dir = Path(out) if out is not None else Path("runs") / path.stem
+    worker = _is_worker_process()
+    env: dict[str, Any] = {}
+    if not worker:
+        _prepare(run_dir, config, overwrite, resume)
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        env = environment(config["seed"])
+        atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
+    sections = {k: config[k] for k in ("data", "features", "model", "task", "optim", "trainer")}
+    test_folds = config["data"]["test_folds"] or []
+    if len(test_folds) > 1:
+
+        def run_fold(fold: int, fold_dir: Path, resume_fold: bool) -> dict[str, Any] | None:
+            result = fit_classifier(
+                **sections, seed=config["seed"], run_dir=fold_dir, resume=resume_fold, test_folds=[fold]
+            )
+            if result.is_global_zero and not worker:
+                _report_single(fold_dir, config, env, result)
+            return result.metrics
+
+        cv = cross_validate(test_folds, run_fold, run_dir, resume=resume)
+        if not worker and config["report"]["html"]:
+            plots = [plot_cv(cv["per_fold"], run_dir / "plots" / "cv.png")] if config["report"]["plots"] else []
+            write_report(run_dir, config=config, env=env, cv=cv, plots=plots)
+        return run_dir
+    result = fit_classifier(**sections, seed=config["seed"], run_dir=run_dir, resume=resume)
+    if result.is_global_zero and not worker:
+        _report_single(run_dir, config, env, result)
+    return run_dir
+
+
+def _report_single(run_dir: Path, config: dict[str, Any], env: dict[str, Any], result: Any) -> None:
+    plots = []
+    if config["report"]["plots"]:
+        plots.append(plot_training_curves(result.metrics["history"], run_dir / "plots" / "training_curves.png"))
+        if result.confusion is not None:
+            plots.append(
+                plot_confusion_matrix(result.confusion, result.class_names, run_dir / "plots" / "confusion_matrix.png")
+            )
+    if config["report"]["html"]:
+        write_report(run_dir, config=config, env=env, metrics=result.metrics, plots=plots)

@@ -1,0 +1,35 @@
+"""Audio classification datasets: FSDD, ESC-50, UrbanSound8K, Speech Commands, folder, synthetic.
+
+Build one by name with :func:`create_dataset` (names from :func:`list_datasets`); each is an
+:class:`AudioDataset` of :class:`Record` entries whose items decode to :class:`AudioItem`.
+:func:`download_dataset` fetches the official archives of the public ones.
+"""
+
+from audiolens.datasets.base import AudioDataset, AudioItem, Record, find_audio
+from audiolens.datasets.download import download_dataset
+from audiolens.datasets.esc50 import load_esc50
+from audiolens.datasets.folder import load_folder
+from audiolens.datasets.fsdd import load_fsdd
+from audiolens.datasets.registry import create_dataset, dataset_options, list_datasets
+from audiolens.datasets.speech_commands import load_speech_commands
+from audiolens.datasets.synthetic import SYNTHETIC_CLASSES, SyntheticDataset, load_synthetic
+from audiolens.datasets.urbansound8k import load_urbansound8k
+
+__all__ = [
+    "SYNTHETIC_CLASSES",
+    "AudioDataset",
+    "AudioItem",
+    "Record",
+    "SyntheticDataset",
+    "create_dataset",
+    "dataset_options",
+    "download_dataset",
+    "find_audio",
+    "list_datasets",
+    "load_esc50",
+    "load_folder",
+    "load_fsdd",
+    "load_speech_commands",
+    "load_synthetic",
+    "load_urbansound8k",
+]

@@ -1,0 +1,337 @@
+"""Data modules: split a dataset by its protocol, decode once, batch fixed-length waveforms.
+
+Splitting (:func:`split_indices`), in this order of precedence:
+
+1. ``test_folds`` given: the test set is every record in those folds; the validation set is
+   ``val_folds`` when given, else a seeded, stratified ``val_fraction`` of the rest.
+2. the dataset has an official ``test`` split (FSDD, Speech Commands): test = that split;
+   validation = the official ``validation`` split when present, else a seeded, stratified
+   ``val_fraction`` of the training split.
+3. neither (a plain folder): a seeded, stratified ``test_fraction`` (20 %) is held out as
+   test, then validation as in 2.
+
+The test set never selects a checkpoint: checkpoints are chosen on validation only.
+
+Waveforms are decoded once (soundfile + soxr) and kept in memory; decoded datasets are
+cached on disk under ``$AUDIOLENS_CACHE/waveforms`` (keyed by the files' paths, sizes and
+mtimes and the sample rate), so a second run skips decoding. Every clip is cut or
+zero-padded to ``duration`` seconds: random crops for training, the start for evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from audiolens._internal.errors import DataError, ParameterError
+from audiolens._internal.paths import cache_dir
+from audiolens.datasets.base import AudioDataset
+
+__all__ = ["AudioDataModule", "EpochSeededSampler", "WaveformDataset", "decode_all", "split_indices"]
+
+
+def _stratified_holdout(
+    indices: Sequence[int], targets: Sequence[int], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    indices = list(indices)
+    if fraction <= 0 or len(indices) < 2:
+        return indices, []
+    labels = [targets[i] for i in indices]
+    counts = np.bincount(labels)
+    n_holdout = max(1, round(fraction * len(indices)))
+    stratify = labels if counts[counts > 0].min() >= 2 and n_holdout >= len(set(labels)) else None
+    keep, held = train_test_split(indices, test_size=n_holdout, random_state=seed, stratify=stratify)
+    return sorted(keep), sorted(held)
+
+
+def split_indices(
+    dataset: AudioDataset,
+    *,
+    test_folds: Sequence[int] | None = None,
+    val_folds: Sequence[int] | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> dict[str, list[int]]:
+    """Split ``dataset`` into ``{"train", "val", "test"}`` index lists (see the module doc).
+
+    Raises:
+        ParameterError: Folds that the dataset does not have, overlapping test/validation folds,
+            fractions outside [0, 1).
+        DataError: An empty training set.
+    """
+    for name, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ParameterError(f"{name} must be in [0, 1), got {value}")
+    targets = dataset.targets
+    folds = dataset.folds
+    for name, chosen in (("data.test_folds", test_folds), ("data.val_folds", val_folds)):
+        missing = sorted(set(chosen or []) - set(folds))
+        if missing:
+            raise ParameterError(
+                f"{name}={list(chosen)}: fold(s) {missing} not in dataset {dataset.name!r}, "
+                f"whose folds are {folds or 'none'}"
+            )
+    if test_folds and val_folds and set(test_folds) & set(val_folds):
+        raise ParameterError(f"data.test_folds {list(test_folds)} and data.val_folds {list(val_folds)} overlap")
+    all_idx = range(len(dataset))
+    if test_folds:
+        test = [i for i in all_idx if dataset.records[i].fold in set(test_folds)]
+        rest = [i for i in all_idx if dataset.records[i].fold not in set(test_folds)]
+        if val_folds:
+            val = [i for i in rest if dataset.records[i].fold in set(val_folds)]
+            train = [i for i in rest if dataset.records[i].fold not in set(val_folds)]
+        else:
+            train, val = _stratified_holdout(rest, targets, val_fraction, seed)
+    else:
+        splits = [r.split for r in dataset.records]
+        if "test" in splits:
+            test = [i for i in all_idx if splits[i] == "test"]
+            if "validation" in splits:
+                val = [i for i in all_idx if splits[i] == "validation"]
+                train = [i for i in all_idx if splits[i] not in ("test", "validation")]
+            else:
+                train, val = _stratified_holdout(
+                    [i for i in all_idx if splits[i] != "test"], targets, val_fraction, seed
+                )
+        else:
+            rest, test = _stratified_holdout(all_idx, targets, test_fraction, seed)
+            train, val = _stratified_holdout(rest, targets, val_fraction, seed)
+    if not train:
+        raise DataError(f"dataset {dataset.name!r}: the training split is empty; check data.test_folds/val_folds")
+    return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+
+
+def _cache_key(dataset: AudioDataset) -> str | None:
+    parts = [dataset.name, str(dataset.sample_rate)]
+    for record in dataset.records:
+        if record.path is None:
+            return None  # generated data: decoding is as cheap as reading a cache
+        stat = record.path.stat()
+        parts.append(f"{record.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def decode_all(dataset: AudioDataset, *, use_cache: bool = True) -> tuple[list[torch.Tensor], int]:
+    """Decode every record of ``dataset``: list of ``(n_samples,)`` float32 tensors and the rate.
+
+    Requires ``dataset.sample_rate`` to be set (all clips at one rate). Uses and fills the disk
+    cache under ``$AUDIOLENS_CACHE/waveforms``.
+
+    Raises:
+        ParameterError: ``dataset.sample_rate`` is ``None``.
+        DataError: From decoding (names the file).
+    """
+    if dataset.sample_rate is None:
+        raise ParameterError(f"dataset {dataset.name!r}: set data.sample_rate to decode into one rate")
+    key = _cache_key(dataset) if use_cache else None
+    if key is not None:
+        folder = cache_dir("waveforms")
+        data_file, index_file = folder / f"{key}.npy", folder / f"{key}.json"
+        if data_file.is_file() and index_file.is_file():
+            offsets = json.loads(index_file.read_text())["offsets"]
+            flat = np.load(data_file, mmap_mode="r")
+            return [
+                torch.from_numpy(np.array(flat[a:b])) for a, b in zip(offsets[:-1], offsets[1:])
+            ], dataset.sample_rate
+    waves = [dataset.load_waveform(i)[0] for i in range(len(dataset))]
+    if key is not None:
+        offsets = np.cumsum([0] + [w.numel() for w in waves]).tolist()
+        tmp = folder / f".{key}.tmp.npy"
+        np.save(tmp, torch.cat(waves).numpy() if waves else np.zeros(0, np.float32))
+        tmp.replace(data_file)
+        index_file.write_text(json.dumps({"offsets": offsets, "dataset": dataset.name}))
+    return waves, dataset.sample_rate
+
+
+class WaveformDataset(Dataset):
+    """Fixed-length waveform clips and targets, held in memory.
+
+    Items are ``(waveform (n_samples,), target)``; clips longer than ``n_samples`` are cropped
+    (randomly when ``random_crop``, from the start otherwise), shorter ones zero-padded at the end.
+    """
+
+    def __init__(
+        self, waves: Sequence[torch.Tensor], targets: Sequence[int], n_samples: int, random_crop: bool = False
+    ):
+        self.waves, self.targets = list(waves), torch.as_tensor(list(targets), dtype=torch.long)
+        self.n_samples, self.random_crop = n_samples, random_crop
+        self.epoch, self.seed = 0, 0
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        wave = self.waves[index]
+        excess = wave.numel() - self.n_samples
+        if excess > 0:
+            start = 0
+            if self.random_crop:
+                g = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+                start = int(torch.randint(0, excess + 1, (1,), generator=g))
+            wave = wave[start : start + self.n_samples]
+        elif excess < 0:
+            wave = torch.nn.functional.pad(wave, (0, -excess))
+        return wave, self.targets[index]
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Random permutation that depends only on ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` every epoch (also after ``--resume``), so a resumed run
+    sees the same order as an uninterrupted one.
+    """
+
+    def __init__(self, dataset: WaveformDataset, seed: int = 0):
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of ``epoch`` (also used for random crops)."""
+        self.epoch = epoch
+        self.dataset.epoch, self.dataset.seed = epoch, self.seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(len(self.dataset), generator=g).tolist())
+
+
+class AudioDataModule(L.LightningDataModule):
+    """Lightning data module over an :class:`~audiolens.datasets.AudioDataset`.
+
+    Args:
+        dataset: The whole dataset (all splits), with ``sample_rate`` set.
+        batch_size: Training batch size.
+        duration: Clip length in seconds (default: the longest clip, capped at 30 s).
+        test_folds, val_folds, val_fraction, test_fraction, seed: See :func:`split_indices`.
+        eval_batch_size: Batch size for validation/test (default ``2 * batch_size``).
+        num_workers: DataLoader workers (the data are in memory; 0 is usually fastest).
+        use_cache: Use the on-disk waveform cache.
+
+    Batches are ``(waveform (batch, n_samples), target (batch,))``.
+    """
+
+    def __init__(
+        self,
+        dataset: AudioDataset,
+        *,
+        batch_size: int = 32,
+        duration: float | None = None,
+        test_folds: Sequence[int] | None = None,
+        val_folds: Sequence[int] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        use_cache: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ParameterError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+        if duration is not None and duration <= 0:
+            raise ParameterError(f"data.duration must be > 0 seconds, got {duration}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or 2 * batch_size
+        self.duration = duration
+        self.num_workers = num_workers
+        self.seed = seed
+        self.use_cache = use_cache
+        self.indices = split_indices(
+            dataset,
+            test_folds=test_folds,
+            val_folds=val_folds,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+        )
+        self._waves: list[torch.Tensor] | None = None
+        self.splits: dict[str, WaveformDataset] = {}
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of every clip in Hz."""
+        return int(self.dataset.sample_rate)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names of the dataset."""
+        return list(self.dataset.class_names)
+
+    @property
+    def n_samples(self) -> int:
+        """Fixed clip length in samples."""
+        if self.duration is not None:
+            return max(1, round(self.duration * self.sample_rate))
+        self._decode()
+        longest = max(w.numel() for w in self._waves)
+        return min(longest, 30 * self.sample_rate)
+
+    def class_counts(self) -> list[int]:
+        """Number of training examples per class."""
+        counts = np.bincount(
+            [self.dataset.records[i].target for i in self.indices["train"]], minlength=len(self.class_names)
+        )
+        return counts.tolist()
+
+    def _decode(self) -> None:
+        if self._waves is None:
+            self._waves, _ = decode_all(self.dataset, use_cache=self.use_cache)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Decode the audio (once) and build the three splits."""
+        if self.splits:
+            return
+        self._decode()
+        n = self.n_samples
+        for name, idx in self.indices.items():
+            self.splits[name] = WaveformDataset(
+                [self._waves[i] for i in idx],
+                [self.dataset.records[i].target for i in idx],
+                n,
+                random_crop=name == "train",
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled (epoch-seeded) training batches.
+
+        A last batch of a single example is dropped (BatchNorm needs more than one).
+        """
+        ds = self.splits["train"]
+        drop_last = len(ds) > self.batch_size and len(ds) % self.batch_size == 1
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            sampler=EpochSeededSampler(ds, self.seed),
+            num_workers=self.num_workers,
+            drop_last=drop_last,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _eval_loader(self, name: str) -> DataLoader:
+        return DataLoader(
+            self.splits[name], batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in dataset order."""
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in dataset order."""
+        return self._eval_loader("test")
+
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch on one process."""
+        return max(1, math.ceil(len(self.indices["train"]) / self.batch_size))

@@ -1,0 +1,272 @@
+"""One training run of a classification experiment, and k-fold cross-validation over runs.
+
+:func:`fit_classifier` is the training stage of ``audiolens run``: it builds the dataset,
+data module, task and Lightning trainer from plain config sections, trains with
+checkpoints in ``RUN/checkpoints/{best,last}.ckpt`` (best on validation, never on test),
+CSV + TensorBoard logs in ``RUN/logs``, resumes from ``last.ckpt`` when asked, tests the
+best checkpoint and returns a :class:`TrainResult`. It writes ``metrics.json`` itself
+(process 0 only); the CLI writes config, environment and report around it.
+
+:func:`cross_validate` runs one sub-run per test fold in ``RUN/fold-K``, skips folds whose
+``metrics.json`` exists (so ``--resume`` continues a killed CV), and writes ``cv.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from audiolens._internal.errors import ParameterError
+from audiolens._internal.paths import atomic_write_text
+from audiolens.datasets import create_dataset
+from audiolens.functional.presets import get_preset
+from audiolens.training.callbacks import MetricsHistory
+from audiolens.training.data import AudioDataModule
+from audiolens.training.evaluate import classification_metrics, confusion_matrix, predict_probabilities
+from audiolens.training.task import ClassificationTask, load_task
+
+__all__ = ["TrainResult", "cross_validate", "fit_classifier", "resolve_features", "trainer_kwargs"]
+
+_RESERVED_TRAINER_KEYS = {"logger", "callbacks", "default_root_dir", "enable_checkpointing"}
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced.
+
+    Attributes:
+        metrics: ``{"final": {...}, "history": [...]}`` as written to ``metrics.json``.
+        class_names: Class names.
+        confusion: Test confusion matrix ``(C, C)`` (rows true, columns predicted), or ``None``.
+        best_checkpoint: Path of ``best.ckpt``.
+        is_global_zero: Whether this process is rank 0 (only rank 0 writes files).
+    """
+
+    metrics: dict[str, Any]
+    class_names: list[str]
+    confusion: np.ndarray | None
+    best_checkpoint: Path
+    is_global_zero: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_features(features: dict[str, Any], sample_rate: int | None) -> dict[str, Any]:
+    """Front-end config dict from the ``features`` section: ``preset`` + overrides at ``sample_rate``.
+
+    Raises:
+        ParameterError: Unknown preset or front-end parameter.
+    """
+    features = dict(features or {})
+    preset = features.pop("preset", "pann")
+    rate = features.pop("sample_rate", None) or sample_rate
+    return get_preset(preset, rate, **features).to_dict()
+
+
+def trainer_kwargs(trainer: dict[str, Any]) -> dict[str, Any]:
+    """Validate the ``trainer`` section against ``lightning.Trainer``'s arguments.
+
+    Raises:
+        ParameterError: Unknown or reserved keys (listing the valid ones).
+    """
+    valid = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"} - _RESERVED_TRAINER_KEYS
+    unknown = sorted(set(trainer) - valid)
+    if unknown:
+        raise ParameterError(f"unknown trainer key(s) {unknown}; valid: {', '.join(sorted(valid))}")
+    return dict(trainer)
+
+
+def _epochs_of(trainer: dict[str, Any]) -> int:
+    return int(trainer.get("max_epochs") or 1)
+
+
+def fit_classifier(
+    *,
+    data: dict[str, Any],
+    features: dict[str, Any],
+    model: dict[str, Any],
+    task: dict[str, Any],
+    optim: dict[str, Any],
+    trainer: dict[str, Any],
+    seed: int,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    test_folds: Sequence[int] | None = None,
+) -> TrainResult:
+    """Train, checkpoint, and test one classifier (see the module doc).
+
+    Args:
+        data: ``name``, ``root``, ``sample_rate``, ``test_folds``, ``val_folds``,
+            ``val_fraction``, ``test_fraction``, ``batch_size``, ``duration``, ``num_workers``,
+            ``kwargs`` (dataset-specific, e.g. ``subset``).
+        features: ``preset`` + :class:`~audiolens.functional.FrontendConfig` overrides.
+        model: ``name`` + ``kwargs``.
+        task: ``type`` (``classification``), ``augment``, ``class_weights``
+            (``None``, ``"balanced"`` or a list), ``monitor`` (``val_loss``/``val_accuracy``).
+        optim: See :class:`~audiolens.training.ClassificationTask`.
+        trainer: ``lightning.Trainer`` arguments.
+        seed: Global seed.
+        run_dir: Run folder (created).
+        resume: Continue from ``run_dir/checkpoints/last.ckpt`` when it exists.
+        test_folds: Override ``data.test_folds`` (cross-validation).
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    run_dir = Path(run_dir)
+    L.seed_everything(seed, workers=True, verbose=False)
+    feats = resolve_features(features, data.get("sample_rate"))
+    dataset = create_dataset(
+        data["name"], data.get("root"), sample_rate=feats["sample_rate"], **(data.get("kwargs") or {})
+    )
+    dm = AudioDataModule(
+        dataset,
+        batch_size=data.get("batch_size", 32),
+        duration=data.get("duration"),
+        test_folds=test_folds if test_folds is not None else data.get("test_folds"),
+        val_folds=data.get("val_folds"),
+        val_fraction=data.get("val_fraction", 0.1),
+        test_fraction=data.get("test_fraction", 0.2),
+        seed=seed,
+        num_workers=data.get("num_workers", 0),
+    )
+    counts = dm.class_counts()
+    weights = task.get("class_weights")
+    if weights == "balanced":
+        total = sum(counts)
+        weights = [total / (len(counts) * c) if c else 0.0 for c in counts]
+    monitor = task.get("monitor", "val_loss")
+    if monitor not in ("val_loss", "val_accuracy", "val_macro_f1"):
+        raise ParameterError(f"task.monitor must be val_loss, val_accuracy or val_macro_f1, got {monitor!r}")
+    duration = dm.n_samples / dm.sample_rate
+    module = ClassificationTask(
+        model=model["name"],
+        class_names=dm.class_names,
+        model_kwargs=model.get("kwargs") or {},
+        features=feats,
+        optim=optim,
+        augment=task.get("augment") or {},
+        class_weights=weights,
+        seed=seed,
+        duration=duration,
+    )
+    ckpt_dir = run_dir / "checkpoints"
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode="min" if monitor == "val_loss" else "max",
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    history = MetricsHistory()
+    loggers = [
+        CSVLogger(run_dir / "logs", name="csv", version=""),
+        TensorBoardLogger(run_dir / "logs", name="tensorboard", version="", default_hp_metric=False),
+    ]
+    trainer_args = {"max_epochs": 10, "deterministic": "warn", "log_every_n_steps": 10, **trainer_kwargs(trainer)}
+    pl_trainer = L.Trainer(default_root_dir=run_dir, logger=loggers, callbacks=[history, checkpoint], **trainer_args)
+    last = ckpt_dir / "last.ckpt"
+    started = time.perf_counter()
+    pl_trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume and last.is_file() else None)
+    fit_seconds = time.perf_counter() - started
+    rows = list(history.history)  # validate/test below restore callback state from best.ckpt
+    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    val = pl_trainer.validate(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0]
+    final = {k: float(v) for k, v in val.items()}
+    confusion = None
+    if dm.indices["test"]:
+        test = pl_trainer.test(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0]
+        final.update({k: float(v) for k, v in test.items()})
+    result_extra: dict[str, Any] = {}
+    if pl_trainer.is_global_zero and dm.indices["test"]:
+        best = load_task(best_path)
+        probs = predict_probabilities([best], dm.splits["test"])
+        targets = dm.splits["test"].targets
+        confusion = confusion_matrix(probs, targets)
+        check = classification_metrics(probs, targets)
+        final["test_accuracy"] = check["accuracy"]  # single-process, exact (no DDP padding)
+        final["test_macro_f1"] = check["macro_f1"]
+    best_epoch = None
+    if rows and monitor in rows[0]:
+        pick = min if monitor == "val_loss" else max
+        best_epoch = pick(rows, key=lambda r: r.get(monitor, float("nan")))["epoch"]
+    final.update(
+        {
+            "best_epoch": best_epoch,
+            "epochs": len(rows),
+            "n_train": len(dm.indices["train"]),
+            "n_val": len(dm.indices["val"]),
+            "n_test": len(dm.indices["test"]),
+            "fit_seconds": round(fit_seconds, 2),
+        }
+    )
+    metrics = {"final": final, "history": rows}
+    if pl_trainer.is_global_zero:
+        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, result_extra)
+
+
+def cross_validate(
+    folds: Sequence[int],
+    run_fold: Callable[[int, Path, bool], dict[str, Any] | None],
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    metric: str = "test_accuracy",
+) -> dict[str, Any]:
+    """Run ``run_fold(fold, fold_dir, resume)`` for every fold and aggregate ``metric``.
+
+    A fold whose ``fold-K/metrics.json`` exists is not run again (its metrics are read), so an
+    interrupted cross-validation continues where it stopped. Writes ``RUN/cv.json``:
+    ``{"accuracy_mean", "accuracy_std", "per_fold": [{"fold", "accuracy", ...}], "metric"}``
+    (population std over folds).
+
+    Raises:
+        ParameterError: Fewer than 2 folds.
+    """
+    if len(folds) < 2:
+        raise ParameterError(f"cross-validation needs at least 2 test folds, got {list(folds)}")
+    run_dir = Path(run_dir)
+    per_fold = []
+    for fold in folds:
+        fold_dir = run_dir / f"fold-{fold}"
+        done = fold_dir / "metrics.json"
+        if done.is_file():
+            final = json.loads(done.read_text())["final"]
+        else:
+            final = (run_fold(fold, fold_dir, resume) or {}).get("final", {})
+        per_fold.append(
+            {
+                "fold": fold,
+                "accuracy": final.get(metric),
+                **{k: v for k, v in final.items() if k.startswith(("test_", "val_"))},
+            }
+        )
+    values = np.array([row["accuracy"] for row in per_fold], dtype=float)
+    summary = {
+        "metric": metric,
+        "accuracy_mean": float(values.mean()),
+        "accuracy_std": float(values.std()),
+        "per_fold": per_fold,
+    }
+    atomic_write_text(run_dir / "cv.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"

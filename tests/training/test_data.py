@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from audiolens import DataError, ParameterError
+from audiolens.datasets import create_dataset
+from audiolens.datasets.base import AudioDataset, Record
+from audiolens.training.data import AudioDataModule, EpochSeededSampler, WaveformDataset, decode_all, split_indices
+
+
+def _toy(folds=True, splits=False, n=60, classes=3):
+    records = [
+        Record(
+            None,
+            i % classes,
+            (i % 5) + 1 if folds else None,
+            ("test" if i % 4 == 0 else "train") if splits else None,
+            f"r{i}",
+        )
+        for i in range(n)
+    ]
+    return AudioDataset("toy", None, records, [f"c{k}" for k in range(classes)], 8000)
+
+
+def test_split_by_test_folds_with_stratified_validation():
+    ds = _toy()
+    parts = split_indices(ds, test_folds=[1], val_fraction=0.2, seed=0)
+    assert all(ds.records[i].fold == 1 for i in parts["test"])
+    assert not set(parts["train"]) & set(parts["val"]) and not set(parts["val"]) & set(parts["test"])
+    assert len(parts["val"]) == round(0.2 * 48)
+    val_classes = np.bincount([ds.records[i].target for i in parts["val"]], minlength=3)
+    assert val_classes.min() >= 3  # stratified
+    assert parts == split_indices(ds, test_folds=[1], val_fraction=0.2, seed=0)
+    assert parts != split_indices(ds, test_folds=[1], val_fraction=0.2, seed=1)
+
+
+def test_split_by_val_folds_and_official_split():
+    ds = _toy()
+    parts = split_indices(ds, test_folds=[1], val_folds=[2])
+    assert {ds.records[i].fold for i in parts["val"]} == {2}
+    ds2 = _toy(folds=False, splits=True)
+    parts2 = split_indices(ds2, val_fraction=0.1)
+    assert all(ds2.records[i].split == "test" for i in parts2["test"]) and len(parts2["test"]) == 15
+    ds3 = _toy(folds=False, splits=False)
+    parts3 = split_indices(ds3, test_fraction=0.2)
+    assert len(parts3["test"]) == 12 and len(parts3["train"]) + len(parts3["val"]) == 48
+
+
+def test_split_errors():
+    ds = _toy()
+    with pytest.raises(ParameterError, match=r"fold\(s\) \[9\]"):
+        split_indices(ds, test_folds=[9])
+    with pytest.raises(ParameterError, match="overlap"):
+        split_indices(ds, test_folds=[1], val_folds=[1])
+    with pytest.raises(ParameterError, match="val_fraction"):
+        split_indices(ds, test_folds=[1], val_fraction=1.5)
+    with pytest.raises(DataError, match="training split is empty"):
+        split_indices(ds, test_folds=[1, 2, 3, 4, 5])
+
+
+def test_waveform_dataset_crop_and_pad():
+    waves = [torch.arange(10.0), torch.arange(3.0)]
+    ds = WaveformDataset(waves, [0, 1], n_samples=5)
+    assert torch.equal(ds[0][0], torch.arange(5.0))
+    assert torch.equal(ds[1][0], torch.tensor([0.0, 1, 2, 0, 0]))
+    train = WaveformDataset(waves, [0, 1], n_samples=5, random_crop=True)
+    sampler = EpochSeededSampler(train, seed=3)
+    crops = set()
+    for epoch in range(6):
+        sampler.set_epoch(epoch)
+        crops.add(float(train[0][0][0]))
+    assert len(crops) > 1  # random crops differ between epochs
+
+
+def test_sampler_depends_only_on_seed_and_epoch():
+    ds = WaveformDataset([torch.zeros(4)] * 20, [0] * 20, 4)
+    a, b = EpochSeededSampler(ds, 1), EpochSeededSampler(ds, 1)
+    a.set_epoch(4)
+    b.set_epoch(4)
+    assert list(a) == list(b) and sorted(a) == list(range(20))
+    b.set_epoch(5)
+    assert list(a) != list(b)
+
+
+def test_decode_cache_roundtrip(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    for i in range(3):
+        sf.write(tmp_path / f"{i}.wav", np.full(100 + i, 0.1 * i, dtype=np.float32), 8000)
+    recs = [Record(tmp_path / f"{i}.wav", i % 2, None, None, str(i)) for i in range(3)]
+    ds = AudioDataset("toy", tmp_path, recs, ["a", "b"], 8000)
+    first, rate = decode_all(ds)
+    cache = Path(__import__("os").environ["AUDIOLENS_CACHE"]) / "waveforms"
+    assert len(list(cache.glob("*.npy"))) == 1
+    monkeypatch.setattr(
+        AudioDataset, "load_waveform", lambda self, i: (_ for _ in ()).throw(AssertionError("not cached"))
+    )
+    second, _ = decode_all(ds)
+    assert rate == 8000 and all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_datamodule_on_synthetic():
+    ds = create_dataset("synthetic", sample_rate=8000, n_per_class=10, duration=0.5)
+    dm = AudioDataModule(ds, batch_size=8, test_folds=[5])
+    dm.setup()
+    wave, target = next(iter(dm.train_dataloader()))
+    assert wave.shape == (8, 4000) and target.dtype == torch.long
+    assert sum(dm.class_counts()) == len(dm.indices["train"])
+    with pytest.raises(ParameterError, match="batch_size"):
+        AudioDataModule(ds, batch_size=0)
