@@ -9,8 +9,9 @@ Training recipe: AdamW, linear warm-up then cosine decay (per step), optional cl
 weights, mixup (on the log-Mel) with soft targets, SpecAugment. Validation/test log
 ``{split}_loss``, ``{split}_accuracy`` and ``{split}_macro_f1``.
 
-Determinism: the global RNG is re-seeded from ``(seed, epoch)`` at every epoch start, so a
-run resumed from an epoch-end checkpoint continues exactly like an uninterrupted one.
+Determinism: the global RNG is re-seeded from ``(seed, step)`` before every training batch
+and the data order depends only on ``(seed, epoch)``, so a run resumed from an epoch-end
+checkpoint continues exactly like an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -171,9 +172,13 @@ class ClassificationTask(L.LightningModule):
             return -(soft_targets * log_probs).sum(dim=-1).mul(weights).sum() / weights.sum().clamp_min(1e-12)
         return -(soft_targets * log_probs).sum(dim=-1).mean()
 
-    def on_train_epoch_start(self) -> None:
-        """Re-seed the RNG from ``(seed, epoch, rank)`` so resumed runs are identical."""
-        torch.manual_seed(self.seed * 1_000_003 + self.current_epoch * 101 + self.global_rank)
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Re-seed the RNG from ``(seed, global_step, rank)``.
+
+        Every batch's randomness (dropout, SpecAugment, mixup) then depends only on the step,
+        so a run resumed from ``last.ckpt`` continues exactly like an uninterrupted one.
+        """
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step * 7_919 + self.global_rank)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """Front-end, SpecAugment, mixup, soft cross-entropy."""
