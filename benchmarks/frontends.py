@@ -55,15 +55,29 @@ def main() -> None:
 
     def reference():
         mel = librosa.feature.melspectrogram(
-            y=x, sr=RATE, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length,
-            n_mels=config.n_mels, fmin=config.f_min, fmax=config.f_max, power=2.0, htk=False, norm="slaney",
+            y=x,
+            sr=RATE,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            win_length=config.win_length,
+            pad_mode=config.pad_mode,
+            n_mels=config.n_mels,
+            fmin=config.f_min,
+            fmax=config.f_max,
+            power=2.0,
+            htk=False,
+            norm="slaney",
         )
         return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
 
-    diff = np.abs(ours().numpy() - reference())
+    ref = reference()
+    audible = ref > ref.max(axis=(-2, -1), keepdims=True) - 80  # float32 rounding dominates below
+    diff = np.abs(ours().numpy() - ref)[audible]
     t_ours, t_ref = best_of(ours), best_of(reference)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
-    print(f"clips: {N_CLIPS} x {SECONDS} s at {RATE} Hz; max |dB difference| {diff.max():.4f}, median {np.median(diff):.2e}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
+    print(f"clips: {N_CLIPS} x {SECONDS} s at {RATE} Hz")
+    print(f"|dB difference| within 80 dB of each clip's peak: max {diff.max():.4f}, median {np.median(diff):.2e}")
     print(f"librosa   : {N_CLIPS / t_ref:8.1f} clips/s ({t_ref * 1000:.0f} ms)")
     print(f"audiolens : {N_CLIPS / t_ours:8.1f} clips/s ({t_ours * 1000:.0f} ms)")
     print(f"ratio     : {t_ref / t_ours:.2f}x librosa")

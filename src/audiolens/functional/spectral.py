@@ -19,6 +19,9 @@ import torch
 
 from audiolens._internal.errors import ParameterError
 
+#: Working-set size (bytes of complex STFT) per chunk when :func:`mel_spectrogram` runs on the CPU.
+_CPU_CHUNK_BYTES = 3 * 2**20
+
 __all__ = [
     "amplitude_to_db",
     "log_offset",
@@ -286,8 +289,11 @@ def mel_spectrogram(
 
     Returns:
         ``(..., n_mels, n_frames)``.
+
+    On the CPU the batch is processed in cache-sized chunks of rows (identical result,
+    about twice as fast); on other devices in one call.
     """
-    spec = spectrogram(waveform, n_fft, hop_length, win_length, power=power, center=center, pad_mode=pad_mode)
+    _check_waveform(waveform)
     if filterbank is None:
         filterbank = mel_filterbank(
             sample_rate,
@@ -298,10 +304,27 @@ def mel_spectrogram(
             mel_scale=mel_scale,
             norm=norm,
             mel_domain=mel_domain,
-            device=spec.device,
-            dtype=spec.dtype,
+            device=waveform.device,
+            dtype=waveform.dtype,
         )
-    return torch.matmul(filterbank.to(spec.dtype), spec)
+    filterbank = filterbank.to(device=waveform.device, dtype=waveform.dtype)
+
+    def mel_of(rows: torch.Tensor) -> torch.Tensor:
+        spec = spectrogram(rows, n_fft, hop_length, win_length, power=power, center=center, pad_mode=pad_mode)
+        return torch.matmul(filterbank, spec)
+
+    batch_shape, n_samples = waveform.shape[:-1], waveform.shape[-1]
+    flat = waveform.reshape(-1, n_samples)
+    if waveform.device.type == "cpu" and flat.shape[0] > 1:
+        # CPU: the STFT and |.|^2 are memory-bound; chunks whose complex spectrogram fits in
+        # cache are about twice as fast as one large STFT (benchmarks/frontends.py). Same result.
+        hop = hop_length if hop_length is not None else (win_length or n_fft) // 4
+        row_bytes = (n_fft // 2 + 1) * (n_samples // max(1, hop) + 1) * 2 * waveform.element_size()
+        rows = max(1, _CPU_CHUNK_BYTES // max(1, row_bytes))
+        mel = torch.cat([mel_of(chunk) for chunk in flat.split(rows)])
+    else:
+        mel = mel_of(flat)
+    return mel.reshape(*batch_shape, *mel.shape[-2:])
 
 
 def amplitude_to_db(
