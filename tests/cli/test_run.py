@@ -250,3 +250,21 @@ def test_quickstart_runs(tmp_path, monkeypatch):
     assert main(["run", "--out", str(tmp_path / "qs")]) == 0
     assert time.time() - start < 180
     assert json.loads((tmp_path / "qs" / "metrics.json").read_text())["final"]["test_accuracy"] >= 0.8
+
+
+def test_evaluate_split_selection(tmp_path):
+    from audiolens import ParameterError
+    from audiolens.cli.main import _select
+    from audiolens.datasets import create_dataset
+
+    ds = create_dataset("synthetic", n_per_class=5)
+    assert len(_select(ds, "all")) == 40
+    assert {ds.records[i].fold for i in _select(ds, "fold=2")} == {2}
+    with pytest.raises(ParameterError, match="no official test split"):
+        _select(ds, "test")
+    with pytest.raises(ParameterError, match="has folds"):
+        _select(ds, "fold=9")
+    with pytest.raises(ParameterError, match="must be an integer"):
+        _select(ds, "fold=x")
+    with pytest.raises(ParameterError, match="test, all or fold=K"):
+        _select(ds, "train")

@@ -33,3 +33,20 @@ def test_metrics_bad_shapes():
         classification_metrics(torch.rand(3, 2), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ParameterError):
         multilabel_metrics(torch.rand(3, 2), torch.zeros(3, 3))
+
+
+def test_ensemble_averages_probabilities():
+    from audiolens.functional import get_preset
+    from audiolens.training.data import WaveformDataset
+    from audiolens.training.evaluate import predict_probabilities
+    from audiolens.training.task import ClassificationTask
+
+    feats = get_preset("pann", 8000, n_mels=32).to_dict()
+    torch.manual_seed(0)
+    a = ClassificationTask("small_cnn_tiny", ["x", "y", "z"], features=feats).eval()
+    b = ClassificationTask("small_cnn_tiny", ["x", "y", "z"], features=feats).eval()
+    clips = WaveformDataset([torch.randn(2000) for _ in range(5)], [0, 1, 2, 0, 1], 2000)
+    both = predict_probabilities([a, b], clips, batch_size=2)
+    pa, pb = predict_probabilities([a], clips), predict_probabilities([b], clips)
+    assert torch.allclose(both, (pa + pb) / 2, atol=1e-6)
+    assert torch.allclose(both.sum(-1), torch.ones(5))

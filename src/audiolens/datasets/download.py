@@ -98,9 +98,7 @@ NOTHING_TO_DOWNLOAD = {
 }
 
 
-def download_dataset(
-    name: str, root: str | os.PathLike, *, force: bool = False
-) -> Path | None:
+def download_dataset(name: str, root: str | os.PathLike, *, force: bool = False) -> Path | None:
     """Download and unpack dataset ``name`` so that ``root`` is its top folder.
 
     Args:
@@ -154,8 +152,7 @@ def _fetch(source: DatasetSource, archive: Path) -> None:
     except (urllib.error.URLError, OSError) as exc:
         part.unlink(missing_ok=True)
         raise DataError(
-            f"could not reach {source.url}: offline? download it by hand and pass --data-root "
-            f"({exc})"
+            f"could not reach {source.url}: offline? download it by hand and pass --data-root ({exc})"
         ) from exc
     if source.checksum is not None and digest.hexdigest() != source.checksum.lower():
         part.unlink(missing_ok=True)
@@ -195,9 +192,7 @@ def _extract(archive: Path, dest: Path) -> None:
     def check(member_name: str) -> None:
         target = (dest / member_name).resolve()
         if target != dest_resolved and dest_resolved not in target.parents:
-            raise DataError(
-                f"refusing to unpack {archive}: member {member_name!r} leaves the folder"
-            )
+            raise DataError(f"refusing to unpack {archive}: member {member_name!r} leaves the folder")
 
     try:
         if zipfile.is_zipfile(archive):
@@ -211,9 +206,7 @@ def _extract(archive: Path, dest: Path) -> None:
                 for member in members:
                     check(member.name)
                     if member.issym() or member.islnk():
-                        raise DataError(
-                            f"refusing to unpack {archive}: member {member.name!r} is a link"
-                        )
+                        raise DataError(f"refusing to unpack {archive}: member {member.name!r} is a link")
                 if hasattr(tarfile, "data_filter"):
                     handle.extractall(dest, members=members, filter="data")
                 else:  # Python < 3.11.4: members were checked above

@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 
 from audiolens._internal.errors import DataError, unknown_choice
-from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
-from audiolens.datasets.folder import (
+from audiolens.datasets._tables import (
     check_sample_rate,
     check_unique_ids,
     index_classes,
@@ -22,6 +21,7 @@ from audiolens.datasets.folder import (
     read_csv_table,
     warn_missing,
 )
+from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
 
 ESC50_LAYOUT = (
     "expected the ESC-50 layout <root>/meta/esc50.csv (columns filename, fold, target, "
@@ -70,11 +70,7 @@ def load_esc50(
     required = ESC50_REQUIRED_COLUMNS + (("esc10",) if subset == "esc10" else ())
     rows = read_csv_table(csv_path, required, "esc50", ESC50_LAYOUT)
     if subset == "esc10":
-        rows = [
-            (line, row)
-            for line, row in rows
-            if parse_bool(row["esc10"], "esc10", csv_path, line)
-        ]
+        rows = [(line, row) for line, row in rows if parse_bool(row["esc10"], "esc10", csv_path, line)]
         if not rows:
             raise DataError(f"esc50: no row of {csv_path} has esc10 = True")
 
@@ -101,8 +97,7 @@ def load_esc50(
         records.append(Record(path, remap[target], fold, None, stem))
     if not records:
         raise DataError(
-            f"esc50: none of the {len(parsed)} files listed in {csv_path} was found in "
-            f"{audio_dir}; {ESC50_LAYOUT}"
+            f"esc50: none of the {len(parsed)} files listed in {csv_path} was found in {audio_dir}; {ESC50_LAYOUT}"
         )
     warn_missing("esc50", missing, len(parsed), csv_path, audio_dir)
     check_unique_ids(records, "esc50", csv_path)

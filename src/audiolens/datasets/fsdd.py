@@ -15,8 +15,8 @@ import warnings
 from pathlib import Path
 
 from audiolens._internal.errors import DataError
+from audiolens.datasets._tables import check_sample_rate, name_some
 from audiolens.datasets.base import AudioDataset, Record, require_dir
-from audiolens.datasets.folder import check_sample_rate, name_some
 from audiolens.io import AUDIO_EXTENSIONS
 
 FSDD_LAYOUT = (

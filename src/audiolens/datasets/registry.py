@@ -55,9 +55,7 @@ def dataset_options(name: str) -> list[str]:
     """
     factory, _ = _lookup(name)
     return sorted(
-        p.name
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        p.name for p in inspect.signature(factory).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
     )
 
 
@@ -93,8 +91,7 @@ def create_dataset(
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ParameterError(
-            f"unknown argument(s) for dataset {name!r}: {', '.join(unknown)}; "
-            f"valid: {', '.join(valid)}"
+            f"unknown argument(s) for dataset {name!r}: {', '.join(unknown)}; valid: {', '.join(valid)}"
         )
     if root is None and default_folder is not None:
         try:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audiolens._internal.errors import DataError, ParameterError, unknown_choice
+from audiolens.datasets._tables import audio_files, check_sample_rate
 from audiolens.datasets.base import AudioDataset, Record, require_dir
-from audiolens.datasets.folder import audio_files, check_sample_rate
 
 SPEECH_COMMANDS_LAYOUT = (
     "expected the Speech Commands layout <root>/<label>/<file>.wav (one folder per word, "
@@ -66,9 +66,7 @@ def load_speech_commands(
         class_names = available
     else:
         if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
-            raise ParameterError(
-                f"speech_commands: classes must be a list of words, got {classes!r}"
-            )
+            raise ParameterError(f"speech_commands: classes must be a list of words, got {classes!r}")
         class_names = list(dict.fromkeys(classes))
         if not class_names:
             raise ParameterError("speech_commands: classes is empty; give at least one word")

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from audiolens._internal.errors import ParameterError
+from audiolens.datasets._tables import check_sample_rate
 from audiolens.datasets.base import AudioDataset, Record
-from audiolens.datasets.folder import check_sample_rate
 
 #: Class names, in target order.
 SYNTHETIC_CLASSES = (
@@ -95,9 +95,7 @@ def load_synthetic(
     del root
     sample_rate = check_sample_rate(sample_rate) or SYNTHETIC_DEFAULT_RATE
     if sample_rate < SYNTHETIC_MIN_RATE:
-        raise ParameterError(
-            f"synthetic: sample_rate must be at least {SYNTHETIC_MIN_RATE} Hz, got {sample_rate}"
-        )
+        raise ParameterError(f"synthetic: sample_rate must be at least {SYNTHETIC_MIN_RATE} Hz, got {sample_rate}")
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1:
         raise ParameterError(f"synthetic: n_per_class must be a positive int, got {n_per_class!r}")
     if (
@@ -151,9 +149,7 @@ def synthesize(item: int, target: int, seed: int, duration: float, sample_rate: 
         ParameterError: Unknown ``target``.
     """
     if not 0 <= target < len(SYNTHETIC_CLASSES):
-        raise ParameterError(
-            f"synthetic: target must be in 0..{len(SYNTHETIC_CLASSES) - 1}, got {target}"
-        )
+        raise ParameterError(f"synthetic: target must be in 0..{len(SYNTHETIC_CLASSES) - 1}, got {target}")
     rng = np.random.default_rng([seed, item])
     n = max(1, round(duration * sample_rate))
     t = np.arange(n) / sample_rate
@@ -198,9 +194,7 @@ def synthesize(item: int, target: int, seed: int, duration: float, sample_rate: 
         harmonics = np.arange(1, int(rng.integers(4, 9)) + 1)
         harmonics = harmonics[harmonics * f0 < fmax]
         phases = rng.uniform(0.0, 2 * np.pi, size=len(harmonics))
-        event = (
-            np.sin(2 * np.pi * f0 * harmonics[:, None] * t + phases[:, None]) / harmonics[:, None]
-        ).sum(axis=0)
+        event = (np.sin(2 * np.pi * f0 * harmonics[:, None] * t + phases[:, None]) / harmonics[:, None]).sum(axis=0)
     else:  # click_train
         period = 1.0 / rng.uniform(8.0, 40.0)
         since_click = np.mod(local, period)

@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 
 from audiolens._internal.errors import DataError
-from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
-from audiolens.datasets.folder import (
+from audiolens.datasets._tables import (
     check_sample_rate,
     check_unique_ids,
     index_classes,
@@ -21,6 +20,7 @@ from audiolens.datasets.folder import (
     read_csv_table,
     warn_missing,
 )
+from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
 
 URBANSOUND8K_LAYOUT = (
     "expected the UrbanSound8K layout <root>/metadata/UrbanSound8K.csv (columns "
@@ -33,9 +33,7 @@ URBANSOUND8K_LAYOUT = (
 URBANSOUND8K_REQUIRED_COLUMNS = ("slice_file_name", "fold", "classID", "class")
 
 
-def load_urbansound8k(
-    root: str | os.PathLike | None, *, sample_rate: int | None = None
-) -> AudioDataset:
+def load_urbansound8k(root: str | os.PathLike | None, *, sample_rate: int | None = None) -> AudioDataset:
     """Build UrbanSound8K from ``root``.
 
     Args:
@@ -57,9 +55,7 @@ def load_urbansound8k(
     sample_rate = check_sample_rate(sample_rate)
     root = require_dir(root, "urbansound8k", URBANSOUND8K_LAYOUT)
     csv_path = root / "metadata" / "UrbanSound8K.csv"
-    rows = read_csv_table(
-        csv_path, URBANSOUND8K_REQUIRED_COLUMNS, "urbansound8k", URBANSOUND8K_LAYOUT
-    )
+    rows = read_csv_table(csv_path, URBANSOUND8K_REQUIRED_COLUMNS, "urbansound8k", URBANSOUND8K_LAYOUT)
     parsed = []
     for line, row in rows:
         filename = row["slice_file_name"]
