@@ -8,7 +8,6 @@ STAMP  := $(VENV)/.audiolens-installed
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) pyproject.toml
 	# torch first, pinned to the local CPU build: a bare `pip install torch` pulls a CUDA build.

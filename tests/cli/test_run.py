@@ -56,7 +56,7 @@ def test_run_writes_the_run_folder(tiny, tmp_path):
         "checkpoints/last.ckpt",
         "plots/confusion_matrix.png",
         "plots/training_curves.png",
-        "logs/csv/metrics.csv",
+        "logs/csv/version_0/metrics.csv",
     ):
         assert (run / name).is_file(), name
     config = yaml.safe_load((run / "config.yaml").read_text())
@@ -118,6 +118,11 @@ def test_cross_validation_resumes_by_skipping_finished_folds(tiny, tmp_path):
         (["optim.learning_rate=1"], "learning_rate"),
         (["trainer.max_epoch=1"], "unknown trainer key"),
         (["data.name=fsdd", "data.kwargs={}", "data.root=/nonexistent/fsdd"], "/nonexistent/fsdd"),
+        (["data.val_fraction=0"], "validation split is empty"),
+        (["model.kwargs={num_classes: 3}"], "must not set num_classes"),
+        (["data.test_folds=[4,5]", "data.val_folds=[5]"], "share fold(s) [5]"),
+        (["data.sample_rate=16000"], "differ; set one of them"),
+        (["trainer.max_epochs=-1", "trainer.max_time=00:00:01:00"], "learning-rate schedule needs a length"),
     ],
 )
 def test_run_bad_input_is_one_clear_line(tiny, tmp_path, capsys, overrides, message):
@@ -127,6 +132,16 @@ def test_run_bad_input_is_one_clear_line(tiny, tmp_path, capsys, overrides, mess
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing half-made is left to block the corrected run
+
+
+def test_overwrite_only_replaces_run_folders(tiny, tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    assert main(["run", str(tiny), "--out", str(precious), "--overwrite"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "years of work"
 
 
 def test_evaluate_on_fsdd_and_speech_commands_layouts(tmp_path, capsys):
@@ -227,6 +242,8 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
     assert not (run / "metrics.json").exists()
     assert main(["run", str(path), "--out", str(run), "--resume"]) == 0
     assert _metrics(run) == _metrics(tmp_path / "full")
+    assert (run / "logs" / "csv" / "version_0" / "metrics.csv").is_file()  # logs from before the kill are kept
+    assert (run / "logs" / "csv" / "version_1" / "metrics.csv").is_file()
 
 
 @pytest.mark.slow

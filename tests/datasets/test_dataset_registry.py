@@ -18,8 +18,7 @@ def test_list_datasets():
 
 
 def test_reexports():
-    for name in ("create_dataset", "list_datasets", "AudioDataset", "AudioItem", "Record",
-                 "download_dataset"):
+    for name in ("create_dataset", "list_datasets", "AudioDataset", "AudioItem", "Record", "download_dataset"):
         assert hasattr(datasets, name)
         assert name in datasets.__all__
 

@@ -54,9 +54,7 @@ def test_sources_are_official():
     assert "Jakobovski/free-spoken-digit-dataset" in SOURCES["fsdd"].url
     assert "karolpiczak/ESC-50" in SOURCES["esc50"].url
     assert "zenodo.org/records/1203745" in SOURCES["urbansound8k"].url
-    assert SOURCES["speech_commands"].url.endswith(
-        "download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
-    )
+    assert SOURCES["speech_commands"].url.endswith("download.tensorflow.org/data/speech_commands_v0.02.tar.gz")
     assert SOURCES["urbansound8k"].algorithm == "md5"
     assert len(SOURCES["urbansound8k"].checksum) == 32
     assert len(SOURCES["speech_commands"].checksum) == 64
@@ -142,8 +140,7 @@ def test_corrupt_or_wrong_archive(tmp_path, monkeypatch):
     monkeypatch.setitem(
         SOURCES,
         "esc50",
-        DatasetSource("https://example.invalid/e.zip", "e.zip", None, "sha256", "top",
-                      "meta/esc50.csv"),
+        DatasetSource("https://example.invalid/e.zip", "e.zip", None, "sha256", "top", "meta/esc50.csv"),
     )
     _serve(monkeypatch, b"garbage bytes")
     with pytest.raises(DataError, match="neither a zip nor a tar"):

@@ -57,8 +57,11 @@ def test_manifest_filename_column_empty_optionals_other_extension(tmp_path):
     root = tmp_path / "data"
     write_tone(root / "x" / "one.flac", 300.0)
     write_tone(root / "two.wav", 600.0)
-    _write_csv(root / "list.csv", ["filename", "label", "fold", "split"],
-               [["x/one.wav", "low", "", ""], ["two.wav", "high", "2", "validation"]])
+    _write_csv(
+        root / "list.csv",
+        ["filename", "label", "fold", "split"],
+        [["x/one.wav", "low", "", ""], ["two.wav", "high", "2", "validation"]],
+    )
     ds = load_folder(root, manifest="list.csv")
     assert ds.class_names == ["high", "low"]
     by_id = {r.id: r for r in ds.records}

@@ -121,12 +121,33 @@ def test_logmel_real_clips_match_librosa(preset, fsdd_root, esc50_root):
         np.testing.assert_allclose(ours32[audible], ref[audible], atol=0.02 if c.log == "db" else 0.005)
 
 
-def test_yamnet_preset_matches_independent_reference(esc50_root):
+def _tf_framed_magnitude(x, frame_length=400, frame_step=160, fft_length=512):
+    # tf.signal.stft: frames of frame_length samples (no centring), periodic Hann window,
+    # each frame zero-padded at its end to fft_length.
+    n_frames = 1 + (len(x) - frame_length) // frame_step
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame_length) / frame_length)
+    frames = np.stack([x[t * frame_step : t * frame_step + frame_length] * window for t in range(n_frames)])
+    return np.abs(np.fft.rfft(frames, n=fft_length, axis=-1)).T  # (n_freqs, n_frames)
+
+
+def test_yamnet_preset_matches_tensorflow_framing(esc50_root):
     x, _ = load_audio(esc50_root / "audio" / "1-100038-A-14.flac")
     c = get_preset("yamnet")
-    mag = np.abs(librosa.stft(x.numpy().astype(np.float64), n_fft=512, hop_length=160, win_length=400, center=False))
-    ref = np.log(_tf_mel_matrix_naive(64, 257, 16000, 125, 7500) @ mag + 0.001)
-    np.testing.assert_allclose(log_mel_spectrogram(x.double(), c).numpy(), ref, atol=1e-6)
+    ref = np.log(
+        _tf_mel_matrix_naive(64, 257, 16000, 125, 7500) @ _tf_framed_magnitude(x.numpy().astype(np.float64)) + 0.001
+    )
+    ours = log_mel_spectrogram(x.double(), c).numpy()
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    assert c.n_frames(15600) == 96  # YAMNet: a 0.975 s patch is 96 frames
+    assert log_mel_spectrogram(torch.randn(15600), c).shape == (64, 96)
+
+
+def test_n_frames_agrees_with_stft():
+    for preset, rate in [("pann", 32000), ("pann", 8000), ("yamnet", 16000), ("abt", 16000)]:
+        c = get_preset(preset, rate)
+        for n in (1, 10, 100, 257, 400, 511, 512, 1000, 16000):
+            assert log_mel_spectrogram(torch.randn(n), c).shape[-1] == c.n_frames(n), (preset, n)
 
 
 def test_pann_preset_exact_parameters():

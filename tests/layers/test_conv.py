@@ -45,9 +45,7 @@ def test_conv_block_matches_reference_computation():
     h = F.relu(block.bn1(F.conv2d(x, block.conv1.weight, padding=1)))
     h = F.relu(block.bn2(F.conv2d(h, block.conv2.weight, padding=1)))
     torch.testing.assert_close(block(x, pool_type="max"), F.max_pool2d(h, 2))
-    torch.testing.assert_close(
-        block(x, pool_type="avg+max"), F.avg_pool2d(h, 2) + F.max_pool2d(h, 2)
-    )
+    torch.testing.assert_close(block(x, pool_type="avg+max"), F.avg_pool2d(h, 2) + F.max_pool2d(h, 2))
 
 
 def test_pool2d_types_and_errors():

@@ -101,6 +101,27 @@ def test_decode_cache_roundtrip(tmp_path, monkeypatch):
     assert rate == 8000 and all(torch.equal(a, b) for a, b in zip(first, second))
 
 
+def test_damaged_cache_is_rebuilt(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", np.full(100, 0.25, dtype=np.float32), 8000)
+    ds = AudioDataset("toy", tmp_path, [Record(tmp_path / "a.wav", 0, None, None, "a")], ["a", "b"], 8000)
+    first, _ = decode_all(ds)
+    cache = Path(__import__("os").environ["AUDIOLENS_CACHE"]) / "waveforms"
+    next(cache.glob("*.npy")).write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="damaged"):
+        second, _ = decode_all(ds)
+    assert torch.equal(first[0], second[0])
+    third, _ = decode_all(ds)  # rebuilt: read back without a warning
+    assert torch.equal(first[0], third[0])
+
+
+def test_tiny_holdouts_do_not_crash():
+    ds = _toy(folds=False, n=4, classes=2)
+    parts = split_indices(ds, val_fraction=0.5, test_fraction=0.5)
+    assert len(parts["test"]) >= 1 and len(parts["val"]) >= 1 and len(parts["train"]) >= 1
+
+
 def test_datamodule_on_synthetic():
     ds = create_dataset("synthetic", sample_rate=8000, n_per_class=10, duration=0.5)
     dm = AudioDataModule(ds, batch_size=8, test_folds=[5])

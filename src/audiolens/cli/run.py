@@ -31,16 +31,26 @@ from typing import Any
 import torch
 import yaml
 
-from audiolens._internal.errors import ParameterError
+from audiolens._internal.errors import AudiolensError, ParameterError, unknown_choice
 from audiolens._internal.paths import atomic_write_text
 from audiolens.cli.config import apply_overrides, load_config, resolve_config
 from audiolens.report import plot_confusion_matrix, plot_cv, plot_training_curves, write_report
-from audiolens.training.experiment import cross_validate, fit_classifier
+from audiolens.training.experiment import (
+    cross_validate,
+    default_device,
+    fit_classifier,
+    resolve_features,
+    trainer_kwargs,
+)
 
 __all__ = ["QUICKSTART", "environment", "run_experiment"]
 
 #: The experiment ``audiolens run`` runs when none is given (relative to the working folder).
 QUICKSTART = Path("configs") / "quickstart.yaml"
+
+
+#: Files that mark a folder as an audiolens run folder (only such folders are replaced by --overwrite).
+_RUN_MARKERS = ("config.yaml", "env.json", "metrics.json", "cv.json")
 
 
 def _is_worker_process() -> bool:
@@ -72,7 +82,7 @@ def environment(seed: int) -> dict[str, Any]:
         "versions": versions,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "device": default_device(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -88,6 +98,11 @@ def _prepare(run_dir: Path, config: dict[str, Any], overwrite: bool, resume: boo
         raise ParameterError(f"--out {run_dir} exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if overwrite:
+            if not any((run_dir / name).exists() for name in _RUN_MARKERS):
+                raise ParameterError(
+                    f"--overwrite refuses to delete {run_dir}: it is not a run folder (no config.yaml, "
+                    "env.json or metrics.json); choose an empty or new --out folder"
+                )
             shutil.rmtree(run_dir)
         elif resume:
             stored = run_dir / "config.yaml"
@@ -124,14 +139,45 @@ def run_experiment(
             f"no experiment given and {QUICKSTART} is not in the current folder; name an EXPERIMENT.yaml"
         )
     config = resolve_config(apply_overrides(load_config(path), overrides or []))
+    _check_before_start(config)
     run_dir = Path(out) if out is not None else Path("runs") / path.stem
     worker = _is_worker_process()
     env: dict[str, Any] = {}
+    fresh = not (run_dir.is_dir() and any(run_dir.iterdir()))
     if not worker:
         _prepare(run_dir, config, overwrite, resume)
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
         env = environment(config["seed"])
         atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
+    try:
+        _train_and_report(config, run_dir, env, resume, worker)
+    except AudiolensError:
+        # A run that failed on bad input before its first checkpoint leaves nothing behind,
+        # so the corrected command does not need --overwrite.
+        if fresh and not worker and not any(run_dir.rglob("last.ckpt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def _check_before_start(config: dict[str, Any]) -> None:
+    """Cheap checks of names and combinations, before the run folder is created."""
+    from audiolens.datasets import list_datasets
+    from audiolens.models import is_model, list_models
+
+    data = config["data"]
+    if data["name"] not in list_datasets():
+        raise unknown_choice("dataset", data["name"], list_datasets())
+    if not is_model(config["model"]["name"]):
+        raise unknown_choice("model", config["model"]["name"], list_models())
+    resolve_features(config["features"], data["sample_rate"])
+    trainer_kwargs(config["trainer"])
+    overlap = sorted(set(data["test_folds"] or []) & set(data["val_folds"] or []))
+    if overlap:
+        raise ParameterError(f"data.val_folds and data.test_folds share fold(s) {overlap}; a fold cannot be both")
+
+
+def _train_and_report(config: dict[str, Any], run_dir: Path, env: dict[str, Any], resume: bool, worker: bool) -> None:
     sections = {k: config[k] for k in ("data", "features", "model", "task", "optim", "trainer")}
     test_folds = config["data"]["test_folds"] or []
     if len(test_folds) > 1:
@@ -144,15 +190,16 @@ def run_experiment(
                 _report_single(fold_dir, config, env, result)
             return result.metrics
 
-        cv = cross_validate(test_folds, run_fold, run_dir, resume=resume)
+        cv = cross_validate(test_folds, run_fold, run_dir, resume=resume, write=not worker)
         if not worker and config["report"]["html"]:
             plots = [plot_cv(cv["per_fold"], run_dir / "plots" / "cv.png")] if config["report"]["plots"] else []
             write_report(run_dir, config=config, env=env, cv=cv, plots=plots)
-        return run_dir
+        return
     result = fit_classifier(**sections, seed=config["seed"], run_dir=run_dir, resume=resume)
     if result.is_global_zero and not worker:
+        env["device_used"] = result.extra.get("device")
+        atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
         _report_single(run_dir, config, env, result)
-    return run_dir
 
 
 def _report_single(run_dir: Path, config: dict[str, Any], env: dict[str, Any], result: Any) -> None:

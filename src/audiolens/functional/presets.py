@@ -6,7 +6,8 @@ A :class:`FrontendConfig` fully describes a log-Mel front-end. Presets:
   n_fft = win = 1024, hop 320, periodic Hann, centred reflect padding, power spectrogram,
   64 Mel 50-14000 Hz (librosa Slaney scale and norm), ``10 log10(max(x, 1e-10))``.
 - ``yamnet`` (tensorflow/models research/audioset/yamnet): 16 kHz, win 400, hop 160,
-  n_fft 512, magnitude STFT, no centring, 64 Mel 125-7500 Hz HTK with triangles in the Mel
+  n_fft 512, magnitude STFT, no centring, TensorFlow framing (400-sample frames whose end is
+  zero-padded to 512: 0.975 s -> 96 frames), 64 Mel 125-7500 Hz HTK with triangles in the Mel
   domain (TensorFlow's ``linear_to_mel_weight_matrix``), ``log(x + 0.001)``.
 - ``abt`` (Audio Barlow Twins / BYOL-A v2): 16 kHz, n_fft = win = 1024, hop 160, power,
   64 Mel 60-7800 Hz (torchaudio defaults: HTK scale, no norm), ``log(x + eps_float32)``.
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from audiolens._internal.errors import ParameterError, unknown_choice
-from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram
+from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram, n_stft_frames
 
 __all__ = ["PRESETS", "FrontendConfig", "get_preset", "list_presets", "log_mel_spectrogram"]
 
@@ -48,6 +49,7 @@ class FrontendConfig:
         mel_domain: TensorFlow/YAMNet triangles in the Mel domain.
         center: Centre frames (pad ``n_fft // 2`` each side).
         pad_mode: ``"reflect"`` or ``"constant"``.
+        window_align: ``"center"`` (librosa/torch) or ``"left"`` (TensorFlow/YAMNet framing).
         log: ``"db"`` (``multiplier * log10(max(x, amin))``) or ``"offset"`` (``ln(x + offset)``).
         amin: Floor for ``"db"``.
         top_db: Optional dynamic-range clip for ``"db"``.
@@ -67,6 +69,7 @@ class FrontendConfig:
     mel_domain: bool = False
     center: bool = True
     pad_mode: str = "reflect"
+    window_align: str = "center"
     log: str = "db"
     amin: float = 1e-10
     top_db: float | None = None
@@ -101,9 +104,15 @@ class FrontendConfig:
 
     def n_frames(self, n_samples: int) -> int:
         """Number of frames produced for a clip of ``n_samples`` samples."""
-        if self.center:
-            return n_samples // self.hop_length + 1
-        return max(0, (max(n_samples, self.n_fft) - self.n_fft) // self.hop_length) + 1
+        return n_stft_frames(
+            n_samples,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            center=self.center,
+            pad_mode=self.pad_mode,
+            window_align=self.window_align,
+        )
 
     def to_dict(self) -> dict:
         """Plain dict of every field (YAML/JSON friendly)."""
@@ -153,6 +162,7 @@ PRESETS: dict[str, FrontendConfig] = {
         norm=None,
         mel_domain=True,
         center=False,
+        window_align="left",
         log="offset",
         offset=1e-3,
     ),
@@ -242,6 +252,7 @@ def log_mel_spectrogram(
         mel_domain=config.mel_domain,
         center=config.center,
         pad_mode=config.pad_mode,
+        window_align=config.window_align,
         filterbank=filterbank,
     )
     if config.log == "db":

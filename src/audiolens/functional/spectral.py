@@ -24,6 +24,7 @@ _CPU_CHUNK_BYTES = 3 * 2**20
 
 __all__ = [
     "amplitude_to_db",
+    "n_stft_frames",
     "log_offset",
     "mel_filterbank",
     "mel_spectrogram",
@@ -49,6 +50,52 @@ def _check_waveform(waveform: torch.Tensor) -> None:
         raise ParameterError(f"waveform must be floating point, got {waveform.dtype}")
 
 
+def _stft_args(
+    n_fft: int, hop_length: int | None, win_length: int | None, center: bool, pad_mode: str, window_align: str
+) -> tuple[int, int, int]:
+    n_fft = _check_positive_int("n_fft", n_fft)
+    win_length = _check_positive_int("win_length", win_length if win_length is not None else n_fft)
+    hop_length = _check_positive_int("hop_length", hop_length if hop_length is not None else win_length // 4)
+    if win_length > n_fft:
+        raise ParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
+    if pad_mode not in ("reflect", "constant"):
+        raise ParameterError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+    if window_align not in ("center", "left"):
+        raise ParameterError(f"window_align must be 'center' or 'left', got {window_align!r}")
+    if window_align == "left" and center:
+        raise ParameterError("window_align='left' (TensorFlow framing) needs center=False")
+    return n_fft, hop_length, win_length
+
+
+def _min_length(n_fft: int, win_length: int, center: bool, pad_mode: str, window_align: str) -> int:
+    if center:
+        return n_fft // 2 + 1 if pad_mode == "reflect" else 1
+    return win_length if window_align == "left" else n_fft
+
+
+def n_stft_frames(
+    n_samples: int,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    *,
+    center: bool = True,
+    pad_mode: str = "reflect",
+    window_align: str = "center",
+) -> int:
+    """Number of frames :func:`stft` returns for ``n_samples`` samples (same arguments).
+
+    Raises:
+        ParameterError: As :func:`stft`.
+    """
+    n_fft, hop_length, win_length = _stft_args(n_fft, hop_length, win_length, center, pad_mode, window_align)
+    n = max(int(n_samples), _min_length(n_fft, win_length, center, pad_mode, window_align))
+    if center:
+        return n // hop_length + 1
+    frame = win_length if window_align == "left" else n_fft
+    return (n - frame) // hop_length + 1
+
+
 def stft(
     waveform: torch.Tensor,
     n_fft: int,
@@ -57,6 +104,7 @@ def stft(
     *,
     center: bool = True,
     pad_mode: str = "reflect",
+    window_align: str = "center",
 ) -> torch.Tensor:
     """Short-time Fourier transform with a periodic Hann window (librosa's default).
 
@@ -64,36 +112,40 @@ def stft(
         waveform: ``(..., n_samples)`` float tensor.
         n_fft: FFT size in samples.
         hop_length: Hop in samples (default ``win_length // 4``).
-        win_length: Window length in samples, ``<= n_fft`` (default ``n_fft``); the window is
-            zero-padded to ``n_fft`` on both sides, as librosa does.
+        win_length: Window length in samples, ``<= n_fft`` (default ``n_fft``).
         center: Pad ``n_fft // 2`` samples on both sides so frame ``t`` is centred at
             ``t * hop_length``.
         pad_mode: Padding for ``center`` (``"reflect"`` or ``"constant"``).
+        window_align: Where a window shorter than ``n_fft`` sits in the FFT frame:
+            ``"center"`` (librosa, torch: zero-padded on both sides; frames of ``n_fft``
+            samples) or ``"left"`` (TensorFlow's ``tf.signal.stft``, used by YAMNet: frames of
+            ``win_length`` samples, zero-padded at the end to ``n_fft``; needs ``center=False``).
 
     Returns:
-        Complex tensor ``(..., n_fft // 2 + 1, n_frames)``.
+        Complex tensor ``(..., n_fft // 2 + 1, n_frames)``, ``n_frames`` as
+        :func:`n_stft_frames` gives.
 
-    Clips shorter than one frame (fewer than ``n_fft`` samples without centring, or fewer
-    than ``n_fft // 2 + 1`` with reflect centring) are zero-padded on the right to that
-    length, so every clip yields at least one frame.
+    Clips shorter than one frame are zero-padded on the right to one frame (``n_fft`` samples
+    without centring, ``win_length`` with ``"left"``, ``n_fft // 2 + 1`` with reflect
+    centring), so every clip yields at least one frame.
 
     Raises:
-        ParameterError: Non-positive sizes, ``win_length > n_fft``, a non-float or empty input.
+        ParameterError: Non-positive sizes, ``win_length > n_fft``, a non-float or empty input,
+            an unknown ``pad_mode``/``window_align``.
     """
     _check_waveform(waveform)
-    n_fft = _check_positive_int("n_fft", n_fft)
-    win_length = _check_positive_int("win_length", win_length if win_length is not None else n_fft)
-    hop_length = _check_positive_int("hop_length", hop_length if hop_length is not None else win_length // 4)
-    if win_length > n_fft:
-        raise ParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
-    if pad_mode not in ("reflect", "constant"):
-        raise ParameterError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
-    min_length = (n_fft // 2 + 1) if (center and pad_mode == "reflect") else (0 if center else n_fft)
+    n_fft, hop_length, win_length = _stft_args(n_fft, hop_length, win_length, center, pad_mode, window_align)
+    min_length = _min_length(n_fft, win_length, center, pad_mode, window_align)
     if waveform.shape[-1] < min_length:
         waveform = torch.nn.functional.pad(waveform, (0, min_length - waveform.shape[-1]))
+    window = _hann_window(win_length, waveform.device, waveform.dtype)
+    if window_align == "left":
+        # TensorFlow framing: the window starts the frame; the FFT zero-pads the frame's end.
+        window = torch.nn.functional.pad(window, (0, n_fft - win_length))
+        waveform = torch.nn.functional.pad(waveform, (0, n_fft - win_length))
+        win_length = n_fft
     batch_shape = waveform.shape[:-1]
     flat = waveform.reshape(-1, waveform.shape[-1])
-    window = _hann_window(win_length, waveform.device, waveform.dtype)
     spec = torch.stft(
         flat,
         n_fft=n_fft,
@@ -122,6 +174,7 @@ def spectrogram(
     power: float = 2.0,
     center: bool = True,
     pad_mode: str = "reflect",
+    window_align: str = "center",
 ) -> torch.Tensor:
     """Magnitude (``power=1``) or power (``power=2``) spectrogram ``|STFT|^power``.
 
@@ -133,6 +186,7 @@ def spectrogram(
         power: Exponent of the magnitude, > 0 (1: magnitude, 2: power).
         center: Centre frames (see :func:`stft`).
         pad_mode: Padding for ``center`` (see :func:`stft`).
+        window_align: ``"center"`` or ``"left"`` (TensorFlow framing; see :func:`stft`).
 
     Returns:
         ``(..., n_fft // 2 + 1, n_frames)`` real tensor, in (amplitude units)^power.
@@ -142,7 +196,7 @@ def spectrogram(
     """
     if not isinstance(power, (int, float)) or power <= 0:
         raise ParameterError(f"power must be > 0, got {power!r}")
-    spec = stft(waveform, n_fft, hop_length, win_length, center=center, pad_mode=pad_mode)
+    spec = stft(waveform, n_fft, hop_length, win_length, center=center, pad_mode=pad_mode, window_align=window_align)
     if power == 2.0:
         # |z|^2 without the sqrt: exact gradient at zero and no fp16 overflow of |z| first.
         return spec.real.square() + spec.imag.square()
@@ -265,6 +319,7 @@ def mel_spectrogram(
     mel_domain: bool = False,
     center: bool = True,
     pad_mode: str = "reflect",
+    window_align: str = "center",
     filterbank: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mel spectrogram ``filterbank @ |STFT|^power``, as ``librosa.feature.melspectrogram``.
@@ -284,6 +339,7 @@ def mel_spectrogram(
         mel_domain: TensorFlow/YAMNet triangles (see :func:`mel_filterbank`).
         center: Centre frames (see :func:`stft`).
         pad_mode: Padding for ``center``.
+        window_align: ``"center"`` or ``"left"`` (TensorFlow framing; see :func:`stft`).
         filterbank: Precomputed ``(n_mels, n_fft // 2 + 1)`` matrix (e.g. a module buffer);
             built with :func:`mel_filterbank` from the other arguments when ``None``.
 
@@ -310,7 +366,16 @@ def mel_spectrogram(
     filterbank = filterbank.to(device=waveform.device, dtype=waveform.dtype)
 
     def mel_of(rows: torch.Tensor) -> torch.Tensor:
-        spec = spectrogram(rows, n_fft, hop_length, win_length, power=power, center=center, pad_mode=pad_mode)
+        spec = spectrogram(
+            rows,
+            n_fft,
+            hop_length,
+            win_length,
+            power=power,
+            center=center,
+            pad_mode=pad_mode,
+            window_align=window_align,
+        )
         return torch.matmul(filterbank, spec)
 
     batch_shape, n_samples = waveform.shape[:-1], waveform.shape[-1]
@@ -318,8 +383,10 @@ def mel_spectrogram(
     if waveform.device.type == "cpu" and flat.shape[0] > 1:
         # CPU: the STFT and |.|^2 are memory-bound; chunks whose complex spectrogram fits in
         # cache are about twice as fast as one large STFT (benchmarks/frontends.py). Same result.
-        hop = hop_length if hop_length is not None else (win_length or n_fft) // 4
-        row_bytes = (n_fft // 2 + 1) * (n_samples // max(1, hop) + 1) * 2 * waveform.element_size()
+        frames = n_stft_frames(
+            n_samples, n_fft, hop_length, win_length, center=center, pad_mode=pad_mode, window_align=window_align
+        )
+        row_bytes = (n_fft // 2 + 1) * frames * 2 * waveform.element_size()
         rows = max(1, _CPU_CHUNK_BYTES // max(1, row_bytes))
         mel = torch.cat([mel_of(chunk) for chunk in flat.split(rows)])
     else:

@@ -56,16 +56,12 @@ def _check_pool_size(pool_size: tuple[int, int] | int) -> tuple[int, int]:
     if isinstance(pool_size, int):
         pool_size = (pool_size, pool_size)
     pool_size = tuple(pool_size)
-    if len(pool_size) != 2 or any(
-        isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in pool_size
-    ):
+    if len(pool_size) != 2 or any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in pool_size):
         raise ParameterError(f"pool_size must be two positive ints, got {pool_size!r}")
     return pool_size  # type: ignore[return-value]
 
 
-def pool2d(
-    x: torch.Tensor, pool_size: tuple[int, int] | int = (2, 2), pool_type: str = "avg"
-) -> torch.Tensor:
+def pool2d(x: torch.Tensor, pool_size: tuple[int, int] | int = (2, 2), pool_type: str = "avg") -> torch.Tensor:
     """Pool a feature map with non-overlapping windows, PANN style.
 
     Sizes that do not divide the input are floored (``F.avg_pool2d`` semantics).

@@ -52,14 +52,10 @@ def register_model(fn: _F, *, default_cfg: dict[str, Any] | None = None) -> _F: 
 
 
 @overload
-def register_model(
-    fn: None = None, *, default_cfg: dict[str, Any] | None = None
-) -> Callable[[_F], _F]: ...
+def register_model(fn: None = None, *, default_cfg: dict[str, Any] | None = None) -> Callable[[_F], _F]: ...
 
 
-def register_model(
-    fn: _F | None = None, *, default_cfg: dict[str, Any] | None = None
-) -> _F | Callable[[_F], _F]:
+def register_model(fn: _F | None = None, *, default_cfg: dict[str, Any] | None = None) -> _F | Callable[[_F], _F]:
     """Register a model factory function under its own name.
 
     Usable bare (``@register_model``) or with a config (``@register_model(default_cfg=...)``).
@@ -82,9 +78,7 @@ def register_model(
         name = f.__name__
         old = _model_entrypoints.get(name)
         if old is not None and (old.__module__, old.__qualname__) != (f.__module__, f.__qualname__):
-            raise ParameterError(
-                f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}"
-            )
+            raise ParameterError(f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}")
         _model_entrypoints[name] = f
         _model_to_module[name] = f.__module__.rsplit(".", 1)[-1]
         _model_default_cfgs[name] = dict(default_cfg or {})
@@ -186,9 +180,7 @@ def _accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
     """Keyword names ``fn`` accepts, and whether it also takes ``**kwargs``."""
     params = inspect.signature(fn).parameters.values()
     names = [
-        p.name
-        for p in params
-        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     ]
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     return names, var_kw

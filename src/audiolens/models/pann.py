@@ -156,9 +156,7 @@ class PannCnn(nn.Module):
         Raises:
             ParameterError: If ``x`` is not ``(batch, n_mels, n_frames >= min_frames)``.
         """
-        check_logmel_input(
-            x, n_mels=self.n_mels, min_frames=self.min_frames, model=type(self).__name__
-        )
+        check_logmel_input(x, n_mels=self.n_mels, min_frames=self.min_frames, model=type(self).__name__)
         # Original: (B, 1, T, M) -transpose(1, 3)-> (B, M, T, 1) -bn0-> back to (B, 1, T, M).
         x = self.bn0(x.unsqueeze(-1)).transpose(1, 3)
         for i, pool_size in enumerate(self.pool_sizes, start=1):
@@ -213,9 +211,7 @@ class PannCnn(nn.Module):
         """
         self.num_classes = _check_positive_int("num_classes", num_classes)
         ref = self.fc1.weight
-        self.fc_audioset = nn.Linear(
-            self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype
-        )
+        self.fc_audioset = nn.Linear(self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype)
         init_layer(self.fc_audioset)
 
 
@@ -338,9 +334,7 @@ class Cnn14(PannCnn):
 
 
 @register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn6_mAP%3D0.343.pth"})
-def cnn6(
-    *, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2
-) -> Cnn6:
+def cnn6(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn6:
     """PANN Cnn6 (4.8 M parameters, AudioSet mAP 0.343).
 
     Args:
@@ -352,15 +346,11 @@ def cnn6(
     Returns:
         A :class:`Cnn6`.
     """
-    return Cnn6(
-        num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout
-    )
+    return Cnn6(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
 
 
 @register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn10_mAP%3D0.380.pth"})
-def cnn10(
-    *, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2
-) -> Cnn10:
+def cnn10(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn10:
     """PANN Cnn10 (5.2 M parameters, AudioSet mAP 0.380).
 
     Args:
@@ -372,15 +362,11 @@ def cnn10(
     Returns:
         A :class:`Cnn10`.
     """
-    return Cnn10(
-        num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout
-    )
+    return Cnn10(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
 
 
 @register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn14_mAP%3D0.431.pth"})
-def cnn14(
-    *, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2
-) -> Cnn14:
+def cnn14(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn14:
     """PANN Cnn14 (80.8 M parameters, AudioSet mAP 0.431).
 
     Args:
@@ -392,6 +378,4 @@ def cnn14(
     Returns:
         A :class:`Cnn14`.
     """
-    return Cnn14(
-        num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout
-    )
+    return Cnn14(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)

@@ -29,9 +29,7 @@ class _ConvStage(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(convs):
-            conv = nn.Conv2d(
-                in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False
-            )
+            conv = nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False)
             bn = nn.BatchNorm2d(out_channels)
             init_layer(conv)
             init_bn(bn)
@@ -88,11 +86,7 @@ class SmallCNN(nn.Module):
         if not channels:
             raise ParameterError("channels must not be empty")
         self.channels = tuple(_positive_int("channels", c) for c in channels)
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not (0 <= dropout < 1)
-        ):
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (0 <= dropout < 1):
             raise ParameterError(f"dropout must be a float in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
         if pool_type not in POOL_TYPES:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Sequence
 
 import lightning as L
@@ -32,7 +33,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from audiolens._internal.errors import DataError, ParameterError
-from audiolens._internal.paths import cache_dir
+from audiolens._internal.paths import atomic_open, atomic_write_text, cache_dir
 from audiolens.datasets.base import AudioDataset
 
 __all__ = ["AudioDataModule", "EpochSeededSampler", "WaveformDataset", "decode_all", "split_indices"]
@@ -46,8 +47,10 @@ def _stratified_holdout(
         return indices, []
     labels = [targets[i] for i in indices]
     counts = np.bincount(labels)
-    n_holdout = max(1, round(fraction * len(indices)))
-    stratify = labels if counts[counts > 0].min() >= 2 and n_holdout >= len(set(labels)) else None
+    n_holdout = min(len(indices) - 1, max(1, round(fraction * len(indices))))
+    n_classes = len(set(labels))
+    can_stratify = counts[counts > 0].min() >= 2 and min(n_holdout, len(indices) - n_holdout) >= n_classes
+    stratify = labels if can_stratify else None
     keep, held = train_test_split(indices, test_size=n_holdout, random_state=seed, stratify=stratify)
     return sorted(keep), sorted(held)
 
@@ -107,6 +110,11 @@ def split_indices(
             train, val = _stratified_holdout(rest, targets, val_fraction, seed)
     if not train:
         raise DataError(f"dataset {dataset.name!r}: the training split is empty; check data.test_folds/val_folds")
+    if not val:
+        raise DataError(
+            f"dataset {dataset.name!r}: the validation split is empty (checkpoints are selected on it); "
+            "set data.val_fraction > 0 or name data.val_folds"
+        )
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
 
 
@@ -137,18 +145,21 @@ def decode_all(dataset: AudioDataset, *, use_cache: bool = True) -> tuple[list[t
         folder = cache_dir("waveforms")
         data_file, index_file = folder / f"{key}.npy", folder / f"{key}.json"
         if data_file.is_file() and index_file.is_file():
-            offsets = json.loads(index_file.read_text())["offsets"]
-            flat = np.load(data_file, mmap_mode="r")
-            return [
-                torch.from_numpy(np.array(flat[a:b])) for a, b in zip(offsets[:-1], offsets[1:])
-            ], dataset.sample_rate
+            try:
+                offsets = json.loads(index_file.read_text())["offsets"]
+                flat = np.load(data_file, mmap_mode="r")
+                if len(offsets) == len(dataset) + 1 and offsets[-1] == flat.shape[0]:
+                    waves = [torch.from_numpy(np.array(flat[a:b])) for a, b in zip(offsets[:-1], offsets[1:])]
+                    return waves, dataset.sample_rate
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache entry is rebuilt below
+            warnings.warn(f"waveform cache {data_file} is damaged; decoding {dataset.name!r} again", stacklevel=2)
     waves = [dataset.load_waveform(i)[0] for i in range(len(dataset))]
     if key is not None:
         offsets = np.cumsum([0] + [w.numel() for w in waves]).tolist()
-        tmp = folder / f".{key}.tmp.npy"
-        np.save(tmp, torch.cat(waves).numpy() if waves else np.zeros(0, np.float32))
-        tmp.replace(data_file)
-        index_file.write_text(json.dumps({"offsets": offsets, "dataset": dataset.name}))
+        with atomic_open(data_file) as handle:
+            np.save(handle, torch.cat(waves).numpy() if waves else np.zeros(0, np.float32))
+        atomic_write_text(index_file, json.dumps({"offsets": offsets, "dataset": dataset.name}))
     return waves, dataset.sample_rate
 
 
@@ -316,7 +327,6 @@ class AudioDataModule(L.LightningDataModule):
             sampler=EpochSeededSampler(ds, self.seed),
             num_workers=self.num_workers,
             drop_last=drop_last,
-            persistent_workers=self.num_workers > 0,
         )
 
     def _eval_loader(self, name: str) -> DataLoader:

@@ -124,23 +124,28 @@ def evaluate_checkpoints(
         raise ParameterError("give at least one checkpoint")
     tasks = [load_task(path, device) for path in checkpoints]
     names = tasks[0].class_names
+    first = tasks[0]
     for path, task in zip(checkpoints, tasks):
         if task.class_names != names:
             raise DataError(f"{path}: its classes differ from {checkpoints[0]}; an ensemble needs the same classes")
+        if (task.sample_rate, task.duration) != (first.sample_rate, first.duration):
+            raise DataError(
+                f"{path}: sample rate / clip duration ({task.sample_rate} Hz, {task.duration} s) differ from "
+                f"{checkpoints[0]} ({first.sample_rate} Hz, {first.duration} s); ensemble models trained alike"
+            )
     unknown = sorted(set(dataset.class_names) - set(names))
     if unknown:
         raise DataError(
             f"dataset {dataset.name!r} at {dataset.root} has classes the model does not know: {unknown}; "
             f"the model's classes are {names}"
         )
-    if indices is not None:
-        dataset = dataset.subset(list(indices))
+    dataset = dataset.subset(list(indices) if indices is not None else range(len(dataset)))  # a copy
     if len(dataset) == 0:
         raise DataError(f"dataset {dataset.name!r}: nothing to evaluate (empty selection)")
-    dataset.sample_rate = tasks[0].sample_rate
+    dataset.sample_rate = first.sample_rate
     waves, rate = decode_all(dataset)
     longest = max(w.numel() for w in waves)
-    n_samples = round(tasks[0].duration * rate) if tasks[0].duration else longest
+    n_samples = round(first.duration * rate) if first.duration else longest
     remap = [names.index(c) for c in dataset.class_names]
     targets = torch.tensor([remap[r.target] for r in dataset.records])
     clips = WaveformDataset(waves, targets.tolist(), n_samples)

@@ -66,12 +66,17 @@ def resolve_features(features: dict[str, Any], sample_rate: int | None) -> dict[
     """Front-end config dict from the ``features`` section: ``preset`` + overrides at ``sample_rate``.
 
     Raises:
-        ParameterError: Unknown preset or front-end parameter.
+        ParameterError: Unknown preset or front-end parameter, conflicting sample rates.
     """
     features = dict(features or {})
     preset = features.pop("preset", "pann")
-    rate = features.pop("sample_rate", None) or sample_rate
-    return get_preset(preset, rate, **features).to_dict()
+    rate = features.pop("sample_rate", None)
+    if rate is not None and sample_rate is not None and rate != sample_rate:
+        raise ParameterError(
+            f"data.sample_rate={sample_rate} and features.sample_rate={rate} differ; set one of them "
+            "(the data are resampled to the front-end's rate)"
+        )
+    return get_preset(preset, rate or sample_rate, **features).to_dict()
 
 
 def trainer_kwargs(trainer: dict[str, Any]) -> dict[str, Any]:
@@ -85,10 +90,6 @@ def trainer_kwargs(trainer: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ParameterError(f"unknown trainer key(s) {unknown}; valid: {', '.join(sorted(valid))}")
     return dict(trainer)
-
-
-def _epochs_of(trainer: dict[str, Any]) -> int:
-    return int(trainer.get("max_epochs") or 1)
 
 
 def fit_classifier(
@@ -173,11 +174,14 @@ def fit_classifier(
         enable_version_counter=False,
     )
     history = MetricsHistory()
+    # One version folder per (re)start, so a resumed run keeps the logs written before it.
     loggers = [
-        CSVLogger(run_dir / "logs", name="csv", version=""),
-        TensorBoardLogger(run_dir / "logs", name="tensorboard", version="", default_hp_metric=False),
+        CSVLogger(run_dir / "logs", name="csv"),
+        TensorBoardLogger(run_dir / "logs", name="tensorboard", default_hp_metric=False),
     ]
-    trainer_args = {"max_epochs": 10, "deterministic": "warn", "log_every_n_steps": 10, **trainer_kwargs(trainer)}
+    trainer_args = {"deterministic": "warn", "log_every_n_steps": 10, **trainer_kwargs(trainer)}
+    if not any(key in trainer_args for key in ("max_epochs", "max_steps", "max_time")):
+        trainer_args["max_epochs"] = 10
     pl_trainer = L.Trainer(default_root_dir=run_dir, logger=loggers, callbacks=[history, checkpoint], **trainer_args)
     last = ckpt_dir / "last.ckpt"
     started = time.perf_counter()
@@ -193,8 +197,8 @@ def fit_classifier(
         final.update({k: float(v) for k, v in test.items()})
     result_extra: dict[str, Any] = {}
     if pl_trainer.is_global_zero and dm.indices["test"]:
-        best = load_task(best_path)
-        probs = predict_probabilities([best], dm.splits["test"])
+        device = pl_trainer.strategy.root_device
+        probs = predict_probabilities([load_task(best_path, device)], dm.splits["test"], device=device)
         targets = dm.splits["test"].targets
         confusion = confusion_matrix(probs, targets)
         check = classification_metrics(probs, targets)
@@ -217,6 +221,7 @@ def fit_classifier(
     metrics = {"final": final, "history": rows}
     if pl_trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    result_extra["device"] = str(pl_trainer.strategy.root_device)
     return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, result_extra)
 
 
@@ -227,13 +232,14 @@ def cross_validate(
     *,
     resume: bool = False,
     metric: str = "test_accuracy",
+    write: bool = True,
 ) -> dict[str, Any]:
     """Run ``run_fold(fold, fold_dir, resume)`` for every fold and aggregate ``metric``.
 
     A fold whose ``fold-K/metrics.json`` exists is not run again (its metrics are read), so an
     interrupted cross-validation continues where it stopped. Writes ``RUN/cv.json``:
     ``{"accuracy_mean", "accuracy_std", "per_fold": [{"fold", "accuracy", ...}], "metric"}``
-    (population std over folds).
+    (population std over folds). ``write=False`` (DDP ranks other than 0) writes nothing.
 
     Raises:
         ParameterError: Fewer than 2 folds.
@@ -263,7 +269,8 @@ def cross_validate(
         "accuracy_std": float(values.std()),
         "per_fold": per_fold,
     }
-    atomic_write_text(run_dir / "cv.json", json.dumps(summary, indent=2))
+    if write:
+        atomic_write_text(run_dir / "cv.json", json.dumps(summary, indent=2))
     return summary
 
 

@@ -104,6 +104,8 @@ class ClassificationTask(L.LightningModule):
         self.seed = seed
         self.duration = duration
         kwargs = dict(model_kwargs or {})
+        if "num_classes" in kwargs:
+            raise ParameterError("model.kwargs must not set num_classes: it comes from the dataset's classes")
         self.frontend: nn.Module | None = None
         probe = create_model(model, num_classes=self.num_classes, **kwargs)
         if getattr(probe, "input_kind", "logmel") == "logmel":
@@ -159,7 +161,12 @@ class ClassificationTask(L.LightningModule):
         """
         if not torch.isfinite(waveform).all():
             raise DataError("input waveform contains NaN or Inf samples")
-        return self.frontend(waveform) if self.frontend is not None else waveform
+        if self.frontend is None:
+            return waveform
+        # The front-end always runs in float32, also under mixed precision: |X|^2 overflows
+        # fp16 and the 1e-10 dB floor underflows it.
+        with torch.autocast(device_type=waveform.device.type, enabled=False):
+            return self.frontend(waveform.float())
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, num_classes)`` for waveforms ``(batch, n_samples)``."""
@@ -229,13 +236,28 @@ class ClassificationTask(L.LightningModule):
         return torch.softmax(self(waveform), dim=-1)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW with linear warm-up and cosine decay to ``min_lr_ratio * lr`` (stepped per batch)."""
+        """AdamW with linear warm-up and cosine decay to ``min_lr_ratio * lr`` (stepped per batch).
+
+        The schedule spans ``trainer.max_steps`` or ``trainer.max_epochs``; ``trainer.max_time``
+        may stop training before the cosine reaches its floor.
+
+        Raises:
+            ParameterError: Neither ``max_epochs`` nor ``max_steps`` bounds the run.
+        """
         o = self.optim
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], betas=tuple(o["betas"])
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) if self.trainer.max_epochs else total
+        total = self.trainer.estimated_stepping_batches  # also sets up the training data
+        if not math.isfinite(total):
+            raise ParameterError(
+                "the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps "
+                "(trainer.max_time alone only stops training)"
+            )
+        total = max(1, int(total))
+        batches = self.trainer.num_training_batches
+        accumulate = max(1, self.trainer.accumulate_grad_batches)
+        steps_per_epoch = max(1, int(batches) // accumulate) if math.isfinite(batches) else total
         warmup = min(total - 1, int(o["warmup_epochs"] * steps_per_epoch)) if total > 1 else 0
         floor = o["min_lr_ratio"]
 

@@ -63,14 +63,24 @@ class MelSpectrogram(nn.Module):
         pad_mode: str = "reflect",
     ) -> None:
         super().__init__()
-        self.spectrogram = Spectrogram(n_fft, hop_length, win_length, power, center, pad_mode)
+        self.sample_rate, self.n_fft, self.hop_length, self.win_length = sample_rate, n_fft, hop_length, win_length
+        self.power, self.center, self.pad_mode = power, center, pad_mode
         fb = F.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale=mel_scale, norm=norm)
         self.register_buffer("filterbank", fb, persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Compute the Mel spectrogram."""
-        spec = self.spectrogram(waveform)
-        return torch.matmul(self.filterbank.to(spec.dtype), spec)
+        return F.mel_spectrogram(
+            waveform,
+            self.sample_rate,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            power=self.power,
+            center=self.center,
+            pad_mode=self.pad_mode,
+            filterbank=self.filterbank,
+        )
 
 
 class AmplitudeToDB(nn.Module):
