@@ -226,3 +226,19 @@ def test_gradcheck_mel_spectrogram():
     assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)
     fn_db = lambda w: amplitude_to_db(mel_spectrogram(w, 8000, 64, 32, 64, 8, 0, 4000) + 1.0)  # noqa: E731
     assert torch.autograd.gradcheck(fn_db, (x,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("preset", ["pann", "yamnet", "abt"])
+def test_cuda_matches_cpu(preset):
+    c = get_preset(preset)
+    x = torch.randn(3, c.sample_rate)
+    cpu = log_mel_spectrogram(x, c)
+    gpu = log_mel_spectrogram(x.cuda(), c)
+    assert gpu.device.type == "cuda"
+    audible = cpu > cpu.amax(dim=(-2, -1), keepdim=True) - 80
+    assert torch.allclose(gpu.cpu()[audible], cpu[audible], atol=1e-2)
+    xg = torch.randn(2, 300, dtype=torch.float64, device="cuda", requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda w: mel_spectrogram(w, 8000, 64, 32, 64, 8, 0, 4000), (xg,), eps=1e-6, atol=1e-5
+    )

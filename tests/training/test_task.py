@@ -54,3 +54,14 @@ def test_load_task_errors(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
     with pytest.raises(DataError, match="not an audiolens"):
         load_task(tmp_path / "other.ckpt")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_task_on_cuda_with_autocast():
+    task = _task().cuda().eval()
+    wave = torch.randn(2, 4000, device="cuda")
+    with torch.autocast("cuda", dtype=torch.float16):
+        feats = task.features(torch.nn.functional.pad(wave, (0, 4000)))  # zero padding: -inf in fp16
+        logits = task(wave)
+    assert feats.dtype == torch.float32 and torch.isfinite(feats).all()
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
