@@ -8,7 +8,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from audiolens._internal.errors import DataError, ParameterError
+from audiolens._internal.checks import positive_int
+from audiolens._internal.errors import DataError
 from audiolens.datasets.base import Record
 from audiolens.io import AUDIO_EXTENSIONS
 
@@ -24,9 +25,7 @@ def check_sample_rate(sample_rate: int | None) -> int | None:
     """
     if sample_rate is None:
         return None
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
-        raise ParameterError(f"sample_rate must be a positive integer (Hz) or None, got {sample_rate!r}")
-    return sample_rate
+    return positive_int("sample_rate", sample_rate, "Hz")
 
 
 def name_some(names: Sequence[str]) -> str:

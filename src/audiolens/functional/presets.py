@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram, n_stft_frames
 
@@ -77,9 +78,7 @@ class FrontendConfig:
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ParameterError(f"features.{name} must be a positive integer, got {value!r}")
+            positive_int(f"features.{name}", getattr(self, name))
         if self.win_length > self.n_fft:
             raise ParameterError(f"features.win_length ({self.win_length}) must be <= features.n_fft ({self.n_fft})")
         f_max = self.resolved_f_max
@@ -205,8 +204,7 @@ def get_preset(name: str, sample_rate: int | None = None, **overrides: object) -
         raise unknown_choice("front-end preset", name, PRESETS)
     config = PRESETS[name]
     if sample_rate is not None and sample_rate != config.sample_rate:
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise ParameterError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        positive_int("sample_rate", sample_rate, "Hz")
         ratio = sample_rate / config.sample_rate
         win_length = max(1, round(config.win_length * ratio))
         n_fft = max(win_length, 2 ** math.ceil(math.log2(config.n_fft * ratio)))

@@ -17,6 +17,7 @@ import librosa
 import numpy as np
 import torch
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError
 
 #: Working-set size (bytes of complex STFT) per chunk when :func:`mel_spectrogram` runs on the CPU.
@@ -33,12 +34,6 @@ __all__ = [
 ]
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _check_waveform(waveform: torch.Tensor) -> None:
     if not isinstance(waveform, torch.Tensor):
         raise ParameterError(f"waveform must be a torch.Tensor, got {type(waveform).__name__}")
@@ -53,9 +48,9 @@ def _check_waveform(waveform: torch.Tensor) -> None:
 def _stft_args(
     n_fft: int, hop_length: int | None, win_length: int | None, center: bool, pad_mode: str, window_align: str
 ) -> tuple[int, int, int]:
-    n_fft = _check_positive_int("n_fft", n_fft)
-    win_length = _check_positive_int("win_length", win_length if win_length is not None else n_fft)
-    hop_length = _check_positive_int("hop_length", hop_length if hop_length is not None else win_length // 4)
+    n_fft = positive_int("n_fft", n_fft)
+    win_length = positive_int("win_length", win_length if win_length is not None else n_fft)
+    hop_length = positive_int("hop_length", hop_length if hop_length is not None else win_length // 4)
     if win_length > n_fft:
         raise ParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
     if pad_mode not in ("reflect", "constant"):
@@ -281,9 +276,9 @@ def mel_filterbank(
     Raises:
         ParameterError: Invalid frequencies, scale or norm.
     """
-    sample_rate = _check_positive_int("sample_rate", sample_rate)
-    n_fft = _check_positive_int("n_fft", n_fft)
-    n_mels = _check_positive_int("n_mels", n_mels)
+    sample_rate = positive_int("sample_rate", sample_rate)
+    n_fft = positive_int("n_fft", n_fft)
+    n_mels = positive_int("n_mels", n_mels)
     nyquist = sample_rate / 2.0
     f_max = nyquist if f_max is None else float(f_max)
     if f_min < 0 or f_max <= f_min:

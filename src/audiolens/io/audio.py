@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 import torch
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import DataError, ParameterError
 
 #: File extensions audiolens reads, in the order they are tried when a file is found by stem.
@@ -66,8 +67,8 @@ def load_audio(
     """
     if nonfinite not in ("error", "zero"):
         raise ParameterError(f"nonfinite must be 'error' or 'zero', got {nonfinite!r}")
-    if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate <= 0):
-        raise ParameterError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    if sample_rate is not None:
+        positive_int("sample_rate", sample_rate, "Hz")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"audio file not found: {path}")
@@ -116,9 +117,8 @@ def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tens
     Raises:
         ParameterError: Non-positive sample rates or a tensor of more than 2 dimensions.
     """
-    for name, value in (("orig_sr", orig_sr), ("target_sr", target_sr)):
-        if not isinstance(value, int) or value <= 0:
-            raise ParameterError(f"{name} must be a positive integer (Hz), got {value!r}")
+    positive_int("orig_sr", orig_sr, "Hz")
+    positive_int("target_sr", target_sr, "Hz")
     if waveform.dim() not in (1, 2):
         raise ParameterError(
             f"waveform must have shape (n_samples,) or (channels, n_samples), got {tuple(waveform.shape)}"
@@ -146,8 +146,7 @@ def save_audio(path: str | os.PathLike, waveform: torch.Tensor | np.ndarray, sam
     formats = {".wav": "WAV", ".flac": "FLAC"}
     if path.suffix.lower() not in formats:
         raise ParameterError(f"cannot save {path}: the extension must be .wav or .flac")
-    if not isinstance(sample_rate, int) or sample_rate <= 0:
-        raise ParameterError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    positive_int("sample_rate", sample_rate, "Hz")
     data = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
     if data.ndim not in (1, 2):
         raise ParameterError(f"waveform must be 1-D or 2-D, got shape {data.shape}")

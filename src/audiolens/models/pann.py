@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError
 from audiolens.layers.conv import ConvBlock, ConvBlock5x5, init_bn, init_layer
 from audiolens.models._registry import check_logmel_input, register_model
@@ -54,12 +55,6 @@ _PANN_FRONTEND = {
     "source": "qiuqiangkong/audioset_tagging_cnn pytorch/models.py",
     "drop_keys": ("spectrogram_extractor.", "logmel_extractor."),
 }
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _check_prob(name: str, value: object) -> float:
@@ -111,8 +106,8 @@ class PannCnn(nn.Module):
         block_dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        self.num_classes = _check_positive_int("num_classes", num_classes)
-        self.n_mels = _check_positive_int("n_mels", n_mels)
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.n_mels = positive_int("n_mels", n_mels)
         self.dropout = _check_prob("dropout", dropout)
         self.block_dropout = _check_prob("block_dropout", block_dropout)
         self.pool_sizes = tuple(tuple(p) for p in pool_sizes)
@@ -209,7 +204,7 @@ class PannCnn(nn.Module):
         Raises:
             ParameterError: If ``num_classes`` is not a positive int.
         """
-        self.num_classes = _check_positive_int("num_classes", num_classes)
+        self.num_classes = positive_int("num_classes", num_classes)
         ref = self.fc1.weight
         self.fc_audioset = nn.Linear(self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype)
         init_layer(self.fc_audioset)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.layers.conv import POOL_TYPES, init_bn, init_layer, pool2d
 from audiolens.models._registry import check_logmel_input, register_model
@@ -78,14 +79,14 @@ class SmallCNN(nn.Module):
         pool_type: str = "avg",
     ) -> None:
         super().__init__()
-        self.num_classes = _positive_int("num_classes", num_classes)
-        self.n_mels = _positive_int("n_mels", n_mels)
-        self.convs_per_block = _positive_int("convs_per_block", convs_per_block)
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.n_mels = positive_int("n_mels", n_mels)
+        self.convs_per_block = positive_int("convs_per_block", convs_per_block)
         if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence):
             raise ParameterError(f"channels must be a sequence of positive ints, got {channels!r}")
         if not channels:
             raise ParameterError("channels must not be empty")
-        self.channels = tuple(_positive_int("channels", c) for c in channels)
+        self.channels = tuple(positive_int("channels", c) for c in channels)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (0 <= dropout < 1):
             raise ParameterError(f"dropout must be a float in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
@@ -172,16 +173,10 @@ class SmallCNN(nn.Module):
         Raises:
             ParameterError: If ``num_classes`` is not a positive int.
         """
-        self.num_classes = _positive_int("num_classes", num_classes)
+        self.num_classes = positive_int("num_classes", num_classes)
         ref = self.bn0.weight
         self.classifier = nn.Linear(self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype)
         init_layer(self.classifier)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 @register_model(default_cfg={"input_kind": "logmel", "n_mels": 64})

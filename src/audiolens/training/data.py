@@ -32,6 +32,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens._internal.paths import atomic_open, atomic_write_text, cache_dir
 from audiolens.datasets.base import AudioDataset
@@ -248,8 +249,7 @@ class AudioDataModule(L.LightningDataModule):
         use_cache: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ParameterError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+        positive_int("data.batch_size", batch_size)
         if duration is not None and duration <= 0:
             raise ParameterError(f"data.duration must be > 0 seconds, got {duration}")
         self.dataset = dataset
