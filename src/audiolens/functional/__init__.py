@@ -1,6 +1,7 @@
 """Plain tensor functions: spectral front-ends, presets, augmentations."""
 
 from audiolens.functional.augment import mask_along_axis, mixup
+from audiolens.functional.mutual_information import KDEEstimate, kde_estimates, kde_mutual_information
 from audiolens.functional.presets import (
     PRESETS,
     FrontendConfig,
@@ -20,8 +21,11 @@ from audiolens.functional.spectral import (
 __all__ = [
     "PRESETS",
     "FrontendConfig",
+    "KDEEstimate",
     "amplitude_to_db",
     "get_preset",
+    "kde_estimates",
+    "kde_mutual_information",
     "list_presets",
     "log_mel_spectrogram",
     "log_offset",
