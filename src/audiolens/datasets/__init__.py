@@ -3,6 +3,10 @@
 Build one by name with :func:`create_dataset` (names from :func:`list_datasets`); each is an
 :class:`AudioDataset` of :class:`Record` entries whose items decode to :class:`AudioItem`.
 :func:`download_dataset` fetches the official archives of the public ones.
+
+Graph data (one :class:`torch_geometric.data.Data` per data set, not in :func:`create_dataset`):
+:func:`load_planetoid` (Cora, CiteSeer; names from :func:`list_planetoid`) and
+:func:`load_ogbn_arxiv`.
 """
 
 from audiolens.datasets.base import AudioDataset, AudioItem, Record, find_audio
@@ -10,6 +14,7 @@ from audiolens.datasets.download import download_dataset
 from audiolens.datasets.esc50 import load_esc50
 from audiolens.datasets.folder import load_folder
 from audiolens.datasets.fsdd import load_fsdd
+from audiolens.datasets.planetoid import list_planetoid, load_ogbn_arxiv, load_planetoid
 from audiolens.datasets.registry import create_dataset, dataset_options, list_datasets
 from audiolens.datasets.speech_commands import load_speech_commands
 from audiolens.datasets.synthetic import SYNTHETIC_CLASSES, SyntheticDataset, load_synthetic
@@ -26,9 +31,12 @@ __all__ = [
     "download_dataset",
     "find_audio",
     "list_datasets",
+    "list_planetoid",
     "load_esc50",
     "load_folder",
     "load_fsdd",
+    "load_ogbn_arxiv",
+    "load_planetoid",
     "load_speech_commands",
     "load_synthetic",
     "load_urbansound8k",
