@@ -242,3 +242,14 @@ def test_cuda_matches_cpu(preset):
     assert torch.autograd.gradcheck(
         lambda w: mel_spectrogram(w, 8000, 64, 32, 64, 8, 0, 4000), (xg,), eps=1e-6, atol=1e-5
     )
+
+
+def test_band_mean_normalisation_removes_a_fixed_channel_gain():
+    c = get_preset("pann", 8000, normalize="band_mean")
+    x = torch.randn(2, 4000, dtype=torch.float64)
+    out = log_mel_spectrogram(x, c)
+    assert torch.allclose(out.mean(dim=-1), torch.zeros(2, 64, dtype=torch.float64), atol=1e-9)
+    # A constant gain is a constant dB offset per band: removed exactly.
+    assert torch.allclose(log_mel_spectrogram(3.0 * x, c), out, atol=1e-6)
+    with pytest.raises(ParameterError, match="normalize"):
+        get_preset("pann", normalize="clip")

@@ -55,6 +55,9 @@ class FrontendConfig:
         amin: Floor for ``"db"``.
         top_db: Optional dynamic-range clip for ``"db"``.
         offset: Additive offset for ``"offset"``.
+        normalize: ``None`` or ``"band_mean"``: subtract each Mel band's mean over the clip's
+            frames after the log (cepstral mean normalisation; removes a fixed channel or
+            microphone colouring, which helps with unseen speakers and devices).
     """
 
     sample_rate: int = 16000
@@ -75,6 +78,7 @@ class FrontendConfig:
     amin: float = 1e-10
     top_db: float | None = None
     offset: float = 1e-3
+    normalize: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
@@ -86,6 +90,8 @@ class FrontendConfig:
             raise ParameterError(f"need 0 <= features.f_min < features.f_max, got {self.f_min}, {f_max} Hz")
         if f_max > self.sample_rate / 2 + 1e-6:
             raise ParameterError(f"features.f_max={f_max} Hz exceeds sample_rate / 2 = {self.sample_rate / 2} Hz")
+        if self.normalize not in (None, "band_mean"):
+            raise ParameterError(f"features.normalize must be null or 'band_mean', got {self.normalize!r}")
         if self.log not in ("db", "offset"):
             raise ParameterError(f"features.log must be 'db' or 'offset', got {self.log!r}")
         if self.power not in (1.0, 2.0):
@@ -255,5 +261,9 @@ def log_mel_spectrogram(
     )
     if config.log == "db":
         multiplier = 10.0 if config.power == 2.0 else 20.0
-        return amplitude_to_db(mel, multiplier=multiplier, amin=config.amin, top_db=config.top_db)
-    return log_offset(mel, config.offset)
+        out = amplitude_to_db(mel, multiplier=multiplier, amin=config.amin, top_db=config.top_db)
+    else:
+        out = log_offset(mel, config.offset)
+    if config.normalize == "band_mean":
+        out = out - out.mean(dim=-1, keepdim=True)
+    return out
