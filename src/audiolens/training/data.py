@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from collections.abc import Sequence
 
@@ -341,7 +340,3 @@ class AudioDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Test batches in dataset order."""
         return self._eval_loader("test")
-
-    def steps_per_epoch(self) -> int:
-        """Optimiser steps per epoch on one process."""
-        return max(1, math.ceil(len(self.indices["train"]) / self.batch_size))
