@@ -7,8 +7,10 @@ N = 20,000 representations of d = 100 dimensions, sigma^2 = 0.1, upper bound, I(
     matrix, then ``torch.logsumexp(-D / (2 * var), dim=1)``;
 (b) the same in numpy float64 (full matrix, ``scipy.special.logsumexp``).
 
-Times are measured in this process (best of 2 after a warm-up); peak memory is the peak RSS of
-a fresh child process that runs one method once (``resource.getrusage``). Also checks that
+Times are measured in this process (best of 2 after a warm-up); peak memory is measured in a
+fresh child process that runs one method once: the kernel's peak-RSS counter (``VmHWM``) is
+reset after the data are made (``/proc/self/clear_refs``), and the reported number is the peak
+minus the resident size at that moment. Also checks that
 N = 100,000 completes with our estimator (memory stays O(block x N)).
 
 Usage: ``python benchmarks/mutual_information.py [--n 20000] [--d 100] [--big 100000]``
@@ -21,7 +23,6 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import resource
 import time
 
 import numpy as np
@@ -66,11 +67,22 @@ METHODS = {
 }
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status (Linux only)")
+
+
 def _child(name: str, n: int, d: int, queue: mp.Queue) -> None:
     z = data(n, d)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    torch.zeros(1)  # initialise torch's allocator before the baseline
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # reset the peak-RSS counter VmHWM to the current RSS
+    base = _status_kib("VmRSS")
     value = METHODS[name](z)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kib("VmHWM")
     queue.put((value, base, peak))
 
 
@@ -81,7 +93,7 @@ def peak_memory_mib(name: str, n: int, d: int) -> tuple[float, float]:
     proc.start()
     value, base, peak = queue.get()
     proc.join()
-    return value, (peak - base) / 1024.0  # ru_maxrss is in KiB on Linux
+    return value, (peak - base) / 1024.0  # KiB -> MiB
 
 
 def best_time(fn, z: np.ndarray, repeats: int = 2) -> tuple[float, float]:

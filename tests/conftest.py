@@ -32,3 +32,12 @@ def fsdd_root() -> Path:
 def esc50_root() -> Path:
     """The real ESC-50 copy (folder holding meta/ and audio/)."""
     return _real("esc50")
+
+
+@pytest.fixture
+def planetoid_root() -> Path:
+    """The real read-only Planetoid copy (folder holding Cora/raw/ and CiteSeer/raw/)."""
+    root = os.environ.get("AUDIOLENS_DATA")
+    if not root or not (Path(root) / "planetoid" / "Cora" / "raw").is_dir():
+        pytest.skip("real data 'planetoid' not available (set AUDIOLENS_DATA)")
+    return Path(root) / "planetoid"

@@ -19,7 +19,12 @@ def test_defaults_fill_every_section():
         ({"data": {}}, "data.name is required"),
         ({"data": {"name": "x", "test_folds": "one"}}, "list of integers"),
         ({"data": {"name": "x"}, "task": {"type": "segmentation"}}, "task.type"),
-        ({"data": {"name": "x"}, "infoplane": {"bound": "upper"}}, "infoplane"),
+        (
+            {"data": {"name": "x"}, "infoplane": {"bound": "upper"}},
+            r"unknown key\(s\) \['bound'\] in section 'infoplane'",
+        ),
+        ({"data": {"name": "x"}, "infoplane": "yes"}, "infoplane must be a mapping"),
+        ({"data": {"name": "x"}, "sonify": {}}, "not available in this version"),
         ({"data": {"name": "x"}, "seed": "zero"}, "seed must be an integer"),
         ({"data": "fsdd"}, "data must be a mapping"),
     ],
@@ -70,3 +75,13 @@ def test_shipped_configs_resolve(monkeypatch):
     assert configs
     for path in configs:
         resolve_config(load_config(path))
+
+
+def test_infoplane_section_defaults_and_overrides():
+    assert resolve_config({"data": {"name": "x"}})["infoplane"] is None
+    on = resolve_config({"data": {"name": "x"}, "infoplane": {}})["infoplane"]
+    assert on["estimator"] == "kde" and on["noise_variances"] == [0.1] and on["bounds"] == ["upper"]
+    assert on["tracked"] is None and on["dpi_tolerance"] == 0.01
+    config = apply_overrides({"data": {"name": "x"}}, ["infoplane.noise_variances=[1e-3, 1]"])
+    assert resolve_config(config)["infoplane"]["noise_variances"] == [0.001, 1]
+    assert resolve_config({"data": {"name": "x"}, "infoplane": True})["infoplane"]["estimator"] == "kde"

@@ -285,3 +285,76 @@ def test_evaluate_split_selection(tmp_path):
         _select(ds, "fold=x")
     with pytest.raises(ParameterError, match="test, all or fold=K"):
         _select(ds, "train")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cora_information_plane_run_folder(tmp_path, planetoid_root, monkeypatch):
+    monkeypatch.setenv("AUDIOLENS_DATA", str(planetoid_root.parent))
+    run = tmp_path / "cora"
+    args = ["run", str(REPO / "configs" / "infoplane-cora-gcn.yaml"), "--out", str(run)]
+    for item in (
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "model.kwargs={hidden_channels: [16, 8, 8]}",
+        "infoplane.noise_variances=[0.1, 1.0]",
+    ):
+        args += ["--set", item]
+    assert main(args) == 0
+    for name in (
+        "infoplane.csv",
+        "infoplane.json",
+        "plots/infoplane.png",
+        "plots/infoplane-train-forward.png",
+        "plots/infoplane-layers.png",
+        "plots/training_curves.png",
+        "report.html",
+        "checkpoints/best.ckpt",
+    ):
+        assert (run / name).is_file(), name
+    final = json.loads((run / "metrics.json").read_text())["final"]
+    assert 0 <= final["val_accuracy"] <= 1 and 0 <= final["test_accuracy"] <= 1
+    summary = json.loads((run / "infoplane.json").read_text())
+    planes = {(p["tracked"], p["noise_variance"]): p for p in summary["planes"]}
+    assert set(planes) == {("all", 0.1), ("all", 1.0), ("train-forward", 0.1), ("train-forward", 1.0)}
+    assert planes[("all", 0.1)]["n_samples"] == 2708 and planes[("train-forward", 0.1)]["n_samples"] == 140
+    assert list(planes[("all", 0.1)]["last"]) == ["layers.0", "layers.1", "layers.2", "classifier"]
+    assert "Information plane" in (run / "report.html").read_text()
+
+
+def test_audio_run_gets_an_information_plane_too(tiny, tmp_path):
+    run = tmp_path / "run"
+    args = ["run", str(tiny), "--out", str(run), "--set", "infoplane={estimator: binning, n_bins: 8}"]
+    assert main(args) == 0
+    rows = (run / "infoplane.csv").read_text().splitlines()
+    final = json.loads((run / "metrics.json").read_text())["final"]
+    header = rows[0].split(",")
+    values = [dict(zip(header, line.split(","))) for line in rows[1:]]
+    assert {v["tracked"] for v in values} == {"val"} and {v["estimator"] for v in values} == {"binning"}
+    assert {int(v["n_samples"]) for v in values} == {final["n_val"]}
+    assert sorted({int(v["epoch"]) for v in values}) == [0, 1, 2]
+    assert (run / "plots" / "infoplane.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["infoplane={estimator: ksg}"], "unknown infoplane.estimator 'ksg'; valid choices: binning, kde"),
+        (["infoplane={noise_variances: [0]}"], "infoplane: noise_variance(s) must be finite and > 0"),
+        (["infoplane={tracked: [val, nodes]}"], "infoplane.tracked must list distinct sets"),
+        (["infoplane={tracked: [train-forward]}"], "needs full-batch training"),
+        (["infoplane={layers: [nope]}"], "unknown layer 'nope'"),
+        (["task.type=node_classification"], "unknown graph dataset (task.type node_classification) 'synthetic'"),
+        (["model.name=gcn"], "is a graph model; use it with task.type: node_classification"),
+        (["data.name=cora"], "a graph: set task.type: node_classification"),
+    ],
+)
+def test_infoplane_bad_input_is_one_clear_line(tiny, tmp_path, capsys, overrides, message):
+    args = ["run", str(tiny), "--out", str(tmp_path / "r")]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

@@ -11,15 +11,6 @@ from audiolens.datasets import planetoid as planetoid_module
 from audiolens.datasets.planetoid import planetoid_raw_files
 
 
-@pytest.fixture
-def planetoid_root() -> Path:
-    """The real read-only Planetoid copy (folder holding Cora/raw/ and CiteSeer/raw/)."""
-    root = os.environ.get("AUDIOLENS_DATA")
-    if not root or not (Path(root) / "planetoid" / "Cora" / "raw").is_dir():
-        pytest.skip("real data 'planetoid' not available (set AUDIOLENS_DATA)")
-    return Path(root) / "planetoid"
-
-
 def _listing(root: Path) -> list[tuple[str, int, int]]:
     return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
 

@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from audiolens import DataError, ParameterError
-from audiolens.functional import kde_estimates, kde_mutual_information
+from audiolens.functional import (
+    MIEstimate,
+    binning_estimates,
+    kde_estimates,
+    kde_mutual_information,
+    list_estimators,
+    mutual_information,
+    register_estimator,
+)
 
 
 def _naive(z, labels, var, factor):
@@ -119,3 +127,107 @@ def test_without_labels_gives_nan_i_zy():
 def test_bad_input(z, labels, kwargs, error, match):
     with pytest.raises(error, match=match):
         kde_mutual_information(z, labels, **kwargs)
+
+
+def _naive_binning(z, labels, bins, low, high):
+    # Independent numpy transcription: digitize every unit, one symbol per distinct bin vector.
+    edges = np.linspace(low, high, bins + 1)[1:-1]
+    codes = np.digitize(z.reshape(len(z), -1), edges)
+
+    def entropy(rows):
+        _, counts = np.unique(rows, axis=0, return_counts=True)
+        p = counts / counts.sum()
+        return float(-(p * np.log2(p)).sum())
+
+    h = entropy(codes)
+    hc = sum((labels == c).mean() * entropy(codes[labels == c]) for c in np.unique(labels))
+    return h, h - hc
+
+
+def test_binning_matches_naive_reference_and_range_is_configurable():
+    rng = np.random.default_rng(3)
+    z = np.maximum(rng.standard_normal((300, 3)), 0) * 2.0  # ReLU-like, outside [-1, 1]
+    labels = rng.integers(0, 3, 300)
+    (default,) = binning_estimates(torch.from_numpy(z), torch.from_numpy(labels), n_bins=8)
+    assert (default.i_xz, default.i_zy) == pytest.approx(_naive_binning(z, labels, 8, z.min(), z.max()), abs=1e-9)
+    assert default.estimator == "binning" and default.n_bins == 8 and math.isnan(default.noise_variance)
+    fixed = binning_estimates(torch.from_numpy(z), torch.from_numpy(labels), n_bins=[4, 30], bin_range=(-1, 1))
+    for est, bins in zip(fixed, (4, 30)):
+        assert (est.i_xz, est.i_zy) == pytest.approx(_naive_binning(z, labels, bins, -1, 1), abs=1e-9)
+    # IDNNs' fixed [-1, 1] range squeezes every value > 1 into the top bin: less resolution
+    assert fixed[1].i_xz < binning_estimates(torch.from_numpy(z), None, n_bins=30)[0].i_xz
+
+
+@pytest.mark.filterwarnings("ignore:I\\(")
+def test_binning_analytic_cases():
+    n, labels = 64, torch.arange(64) % 4
+    distinct = torch.arange(n, dtype=torch.float64)[:, None]
+    (est,) = binning_estimates(distinct, labels, n_bins=n)
+    assert est.i_xz == pytest.approx(6.0) and est.i_zy == pytest.approx(2.0)
+    (est,) = binning_estimates(torch.eye(4)[labels], labels, n_bins=2)
+    assert est.i_xz == pytest.approx(2.0) and est.i_zy == pytest.approx(2.0)
+    (est,) = binning_estimates(torch.full((n, 3), 0.7), labels)
+    assert (est.i_xz, est.i_zy) == (0.0, 0.0)
+
+
+def test_registry_shuffled_baseline_and_bootstrap():
+    assert {"kde", "binning"} <= set(list_estimators())
+    g = torch.Generator().manual_seed(4)
+    labels = torch.randint(0, 4, (200,), generator=g)
+    z = torch.randn(200, 5, generator=g) * 0.3 + torch.eye(5)[labels] * 2.0  # informative about labels
+    (plain,) = mutual_information(z, labels, noise_variances=[0.1])
+    (full,) = mutual_information(z, labels, noise_variances=[0.1], shuffled_baseline=True, n_bootstrap=5, seed=1)
+    assert (full.i_xz, full.i_zy) == (plain.i_xz, plain.i_zy)  # the point estimate is the full sample's
+    # labels independent of Z: what is left is the estimator's small-sample bias (about log N_c caps)
+    assert 0 < full.i_zy_shuffled < 0.5 * full.i_zy
+    assert 0 < full.i_xz_std < 0.5 and 0 < full.i_zy_std < 0.5
+    again = mutual_information(z, labels, noise_variances=[0.1], shuffled_baseline=True, n_bootstrap=5, seed=1)
+    assert again == [full]  # seeded
+    (binned,) = mutual_information(z, labels, "binning", n_bins=4, shuffled_baseline=True)
+    assert binned.i_zy_shuffled < binned.i_zy
+    assert math.isnan(plain.i_zy_shuffled) and math.isnan(plain.i_xz_std)
+
+
+def test_plug_in_estimator():
+    name = "test-constant"
+    if name not in list_estimators():
+
+        @register_estimator(name)
+        def constant(z, labels, *, unit, warn_saturation, value=1.0):
+            return [MIEstimate(name, "none", math.nan, value, value / 2, unit, z.shape[0])]
+
+    (est,) = mutual_information(torch.randn(10, 2), torch.arange(10) % 2, name, value=3.0, n_bootstrap=2)
+    assert (est.i_xz, est.i_zy, est.i_xz_std) == (3.0, 1.5, 0.0)
+    with pytest.raises(ParameterError, match="already registered"):
+        register_estimator(name)(lambda *a, **k: [])
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda z, y: mutual_information(z, y, "ksg"), "valid choices: .*binning"),
+        (lambda z, y: mutual_information(z, y, n_bootstrap=-1), "n_bootstrap"),
+        (lambda z, y: mutual_information(z, None, shuffled_baseline=True), "need labels"),
+        (lambda z, y: binning_estimates(z, y, n_bins=0), "n_bins"),
+        (lambda z, y: binning_estimates(z, y, bin_range=(1.0, 1.0)), "high > low"),
+        (lambda z, y: binning_estimates(z, y, bin_range="wide"), "bin_range"),
+        (lambda z, y: mutual_information(z, y, noise_variances=[-1.0]), "> 0"),
+    ],
+)
+def test_bad_estimator_settings(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call(torch.randn(6, 2), torch.arange(6) % 2)
+
+
+def test_kde_block_size_and_dtype_on_larger_data():
+    g = torch.Generator().manual_seed(5)
+    z, labels = torch.randn(700, 16, generator=g), torch.randint(0, 7, (700,), generator=g)
+    whole = kde_estimates(z, labels, noise_variances=(0.05, 1.0), bounds=("upper", "lower"), block_size=700)
+    blocked = kde_estimates(z, labels, noise_variances=(0.05, 1.0), bounds=("upper", "lower"), block_size=33)
+    assert [v for r in blocked for v in (r.i_xz, r.i_zy)] == pytest.approx(
+        [v for r in whole for v in (r.i_xz, r.i_zy)], abs=1e-10
+    )
+    single = kde_estimates(z, labels, noise_variances=(0.05, 1.0), bounds=("upper", "lower"), dtype=torch.float32)
+    assert [v for r in single for v in (r.i_xz, r.i_zy)] == pytest.approx(
+        [v for r in whole for v in (r.i_xz, r.i_zy)], abs=1e-3
+    )

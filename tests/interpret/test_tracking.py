@@ -302,6 +302,7 @@ def test_information_plane_rows():
     rows = information_plane(tracker, labels, noise_variances=(0.1, 1.0), bounds=("upper", "lower"))
     assert len(rows) == 2 * 4 * 2 * 2
     keys = {"epoch", "layer", "i_xz", "i_zy", "estimator", "bound", "noise_variance", "n_samples", "unit"}
+    keys |= {"n_bins", "i_zy_shuffled", "i_xz_std", "i_zy_std"}
     assert all(set(r) == keys for r in rows)
     assert all(math.isfinite(r["i_xz"]) and math.isfinite(r["i_zy"]) for r in rows)
     assert all(r["n_samples"] == 20 and r["estimator"] == "kde" and r["unit"] == "bits" for r in rows)
@@ -312,6 +313,30 @@ def test_information_plane_rows():
         information_plane(tracker, labels[:-1])
     with pytest.raises(ParameterError, match="no activations"):
         information_plane(ActivationTracker(model), labels)
+
+
+def test_information_plane_rows_selection_binning_and_pop():
+    model = _mlp()
+    torch.manual_seed(2)
+    x, labels = torch.randn(30, 6), torch.randint(0, 3, (30,))
+    tracker = ActivationTracker(model)
+    tracker.record(x, epoch=5)
+    mask = torch.arange(30) < 12
+    sub = information_plane(tracker, labels[mask], rows=mask, n_bootstrap=3, shuffled_baseline=True)
+    direct = information_plane({5: {n: tracker.activations(5, n)[:12] for n in tracker.layer_names}}, labels[:12])
+    assert [r["i_xz"] for r in sub] == pytest.approx([r["i_xz"] for r in direct], abs=1e-12)
+    assert all(r["n_samples"] == 12 and r["i_xz_std"] >= 0 and math.isfinite(r["i_zy_shuffled"]) for r in sub)
+    assert information_plane(tracker, labels[:12], rows=torch.arange(12))[0]["i_xz"] == sub[0]["i_xz"]
+    binned = information_plane(tracker, labels, estimator="binning", n_bins=[5, 10])
+    assert {(r["estimator"], r["n_bins"]) for r in binned} == {("binning", 5), ("binning", 10)}
+    with pytest.raises(ParameterError, match="boolean rows mask"):
+        information_plane(tracker, labels, rows=torch.ones(5, dtype=torch.bool))
+    with pytest.raises(ParameterError, match="outside"):
+        information_plane(tracker, labels, rows=torch.arange(40))
+    popped = tracker.pop(5)
+    assert list(popped) == tracker.layer_names and tracker.epochs == []
+    with pytest.raises(ParameterError, match="not recorded"):
+        tracker.pop(5)
 
 
 def load_activations_from(tracker):

@@ -10,15 +10,24 @@ Top-level sections (unknown keys anywhere are errors that list the valid ones):
 - ``features``: front-end ``preset`` (``pann``, ``yamnet``, ``abt``) and any
   :class:`~audiolens.functional.FrontendConfig` field as an override.
 - ``model``: registry ``name`` and ``kwargs``.
-- ``task``: ``type`` (``classification``; later issues add theirs), ``augment``,
-  ``class_weights`` (``null``, ``balanced`` or a list), ``monitor``.
+- ``task``: ``type`` (``classification`` of audio clips, or ``node_classification`` of a
+  citation graph: ``data.name`` ``cora`` / ``citeseer`` / ``ogbn-arxiv``, full-batch),
+  ``augment``, ``class_weights`` (``null``, ``balanced`` or a list), ``monitor``.
 - ``optim``: ``lr``, ``weight_decay``, ``warmup_epochs``, ``betas``, ``min_lr_ratio``.
 - ``trainer``: ``lightning.Trainer`` arguments (``max_epochs``, ``max_steps``, ``max_time``,
   ``accelerator``, ``devices``, ``strategy``, ...).
 - ``seed``: integer.
 - ``report``: ``html`` / ``plots`` switches.
-- ``infoplane``, ``sonify``, ``probe``: analysis sections reserved for the capabilities that
-  follow (information plane, sonification, probing); giving one now is a clear error.
+- ``infoplane``: the information plane of the trained model (absent or ``null``: off; ``{}``:
+  on with the defaults of :data:`INFOPLANE_DEFAULTS`): ``estimator`` (``kde`` or
+  ``binning``), ``bounds`` and ``noise_variances`` (KDE), ``n_bins`` and ``bin_range``
+  (binning), ``layers`` (``null``: the model's ``named_children``), ``tracked`` (sets of
+  samples: ``all``, ``train``, ``val``, ``test``, ``train-forward``; ``null``: ``[all]`` for
+  node classification, ``[val]`` for audio), ``every_n_epochs``, ``unit``,
+  ``shuffled_baseline``, ``n_bootstrap``, ``dpi_tolerance`` (bits/nats a later layer may exceed
+  an earlier one before the data-processing check lists the pair).
+- ``sonify``, ``probe``: analysis sections reserved for the capabilities that follow
+  (sonification, probing); giving one now is a clear error.
 
 ``--set a.b=value`` overrides any key (the value is parsed as YAML: ``[1,2]``, ``null``, ``3e-4``).
 ``${VAR}`` in strings expands environment variables; an unset variable is an error.
@@ -37,7 +46,7 @@ import yaml
 from audiolens._internal.errors import ParameterError
 from audiolens.functional.presets import FrontendConfig
 
-__all__ = ["DEFAULTS", "apply_overrides", "load_config", "resolve_config"]
+__all__ = ["DEFAULTS", "INFOPLANE_DEFAULTS", "apply_overrides", "load_config", "resolve_config"]
 
 DEFAULTS: dict[str, Any] = {
     "data": {
@@ -65,11 +74,27 @@ DEFAULTS: dict[str, Any] = {
     "probe": None,
 }
 
+#: The ``infoplane`` section's keys and defaults (the section itself defaults to off).
+INFOPLANE_DEFAULTS: dict[str, Any] = {
+    "estimator": "kde",
+    "bounds": ["upper"],
+    "noise_variances": [0.1],
+    "n_bins": 30,
+    "bin_range": None,
+    "layers": None,
+    "tracked": None,
+    "every_n_epochs": 1,
+    "unit": "bits",
+    "shuffled_baseline": False,
+    "n_bootstrap": 0,
+    "dpi_tolerance": 0.01,
+}
+
 #: Sections whose inner keys are free-form here (validated by their consumer).
 _FREEFORM = {("data", "kwargs"), ("model", "kwargs"), ("task", "augment"), ("trainer",)}
 _FEATURE_KEYS = {"preset"} | set(FrontendConfig.__dataclass_fields__)
-_RESERVED = ("infoplane", "sonify", "probe")
-_TASKS = ("classification",)
+_RESERVED = ("sonify", "probe")
+_TASKS = ("classification", "node_classification")
 
 
 class _Loader(yaml.SafeLoader):
@@ -195,6 +220,11 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
                 f"section {section!r} is not available in this version of audiolens "
                 "(it arrives with its capability); remove it from the experiment"
             )
+    if resolved.get("infoplane") is not None:
+        given = resolved["infoplane"]
+        if given is True:
+            given = {}
+        resolved["infoplane"] = _merge(INFOPLANE_DEFAULTS, given, ("infoplane",))
     resolved = _expand(resolved, "config")
     data = resolved["data"]
     if not data["name"]:

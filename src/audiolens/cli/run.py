@@ -7,7 +7,11 @@ Run folder (``--out``, default ``runs/<experiment name>``)::
     metrics.json       {"final": {"test_accuracy", "val_accuracy", ...}, "history": [...]}
     checkpoints/       best.ckpt (best on validation), last.ckpt
     logs/              csv/metrics.csv, tensorboard/
-    plots/*.png        confusion_matrix.png, training_curves.png (cv.png for CV)
+    plots/*.png        confusion_matrix.png, training_curves.png (cv.png for CV);
+                       infoplane.png (+ infoplane-<set>.png, infoplane-layers.png) with an infoplane section
+    infoplane.csv      information-plane rows (epoch, layer, i_xz, i_zy, estimator, bound,
+                       noise_variance, n_samples, unit, tracked, ...), with an infoplane section
+    infoplane.json     per plane: tracked set, last-epoch coordinates, data-processing-inequality check
     report.html
     fold-K/            one sub-run per fold with the same layout, plus cv.json (cross-validation)
 
@@ -34,7 +38,17 @@ import yaml
 from audiolens._internal.errors import AudiolensError, ParameterError, unknown_choice
 from audiolens._internal.paths import atomic_write_text
 from audiolens.cli.config import apply_overrides, load_config, resolve_config
-from audiolens.report import plot_confusion_matrix, plot_cv, plot_training_curves, write_report
+from audiolens.functional.mutual_information import list_estimators, mutual_information
+from audiolens.interpret import infoplane_summary, setting_key
+from audiolens.report import (
+    plot_confusion_matrix,
+    plot_cv,
+    plot_infoplane_layers,
+    plot_information_plane,
+    plot_training_curves,
+    write_report,
+)
+from audiolens.training.callbacks import InformationPlane
 from audiolens.training.experiment import (
     cross_validate,
     default_device,
@@ -42,6 +56,7 @@ from audiolens.training.experiment import (
     resolve_features,
     trainer_kwargs,
 )
+from audiolens.training.graph import GRAPH_DATASETS, fit_node_classifier
 
 __all__ = ["QUICKSTART", "environment", "run_experiment"]
 
@@ -163,31 +178,114 @@ def run_experiment(
 def _check_before_start(config: dict[str, Any]) -> None:
     """Cheap checks of names and combinations, before the run folder is created."""
     from audiolens.datasets import list_datasets
-    from audiolens.models import is_model, list_models
+    from audiolens.models import is_model, list_models, model_default_cfg
 
     data = config["data"]
-    if data["name"] not in list_datasets():
-        raise unknown_choice("dataset", data["name"], list_datasets())
+    node = config["task"]["type"] == "node_classification"
     if not is_model(config["model"]["name"]):
         raise unknown_choice("model", config["model"]["name"], list_models())
-    resolve_features(config["features"], data["sample_rate"])
+    graph_model = model_default_cfg(config["model"]["name"]).get("input_kind") == "graph"
+    if node:
+        if str(data["name"]).lower() not in GRAPH_DATASETS:
+            raise unknown_choice("graph dataset (task.type node_classification)", data["name"], GRAPH_DATASETS)
+        if not graph_model:
+            raise ParameterError(
+                f"model {config['model']['name']!r} is not a graph model; node_classification takes graph_mlp, gcn "
+                "or gat"
+            )
+    else:
+        if data["name"] not in list_datasets():
+            hint = (
+                " (a graph: set task.type: node_classification)" if str(data["name"]).lower() in GRAPH_DATASETS else ""
+            )
+            raise ParameterError(str(unknown_choice("dataset", data["name"], list_datasets())) + hint)
+        if graph_model:
+            raise ParameterError(
+                f"model {config['model']['name']!r} is a graph model; use it with task.type: node_classification"
+            )
+        resolve_features(config["features"], data["sample_rate"])
     trainer_kwargs(config["trainer"])
+    _infoplane_callback(config, None)  # validates the infoplane section
     overlap = sorted(set(data["test_folds"] or []) & set(data["val_folds"] or []))
     if overlap:
         raise ParameterError(f"data.val_folds and data.test_folds share fold(s) {overlap}; a fold cannot be both")
 
 
+def _infoplane_callback(config: dict[str, Any], run_dir: Path | None) -> InformationPlane | None:
+    """The information-plane callback of the ``infoplane`` section (``None`` when it is off).
+
+    Raises:
+        ParameterError: Unknown estimator (lists the registered ones), bad estimator settings,
+            tracked sets or ``every_n_epochs``.
+    """
+    section = config.get("infoplane")
+    if section is None:
+        return None
+    estimator = section["estimator"]
+    if estimator not in list_estimators():
+        raise unknown_choice("infoplane.estimator", estimator, list_estimators())
+    if estimator == "kde":
+        options = {"noise_variances": section["noise_variances"], "bounds": section["bounds"]}
+    elif estimator == "binning":
+        options = {"n_bins": section["n_bins"], "bin_range": section["bin_range"]}
+    else:  # a plug-in estimator: its own defaults
+        options = {}
+    try:  # check the settings on a tiny input now, not after the first epoch
+        mutual_information(
+            torch.arange(8.0).reshape(4, 2),
+            torch.tensor([0, 1, 0, 1]),
+            estimator,
+            unit=section["unit"],
+            warn_saturation=False,
+            **options,
+        )
+    except AudiolensError as err:
+        raise ParameterError(f"infoplane: {err}") from err
+    if not isinstance(section["dpi_tolerance"], (int, float)) or section["dpi_tolerance"] < 0:
+        raise ParameterError(f"infoplane.dpi_tolerance must be a number >= 0, got {section['dpi_tolerance']!r}")
+    tracked = section["tracked"] or (["all"] if config["task"]["type"] == "node_classification" else ["val"])
+    return InformationPlane(
+        run_dir,
+        tracked=tracked,
+        layers=section["layers"],
+        estimator=estimator,
+        options=options,
+        unit=section["unit"],
+        every_n_epochs=section["every_n_epochs"],
+        shuffled_baseline=section["shuffled_baseline"],
+        n_bootstrap=section["n_bootstrap"],
+        seed=config["seed"],
+    )
+
+
 def _train_and_report(config: dict[str, Any], run_dir: Path, env: dict[str, Any], resume: bool, worker: bool) -> None:
     sections = {k: config[k] for k in ("data", "features", "model", "task", "optim", "trainer")}
+    if config["task"]["type"] == "node_classification":
+        infoplane = _infoplane_callback(config, None if worker else run_dir)
+        del sections["features"]
+        result = fit_node_classifier(
+            **sections, seed=config["seed"], run_dir=run_dir, resume=resume, infoplane=infoplane
+        )
+        if result.is_global_zero and not worker:
+            env["device_used"] = result.extra.get("device")
+            atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
+            _report_single(run_dir, config, env, result, infoplane)
+        return
     test_folds = config["data"]["test_folds"] or []
     if len(test_folds) > 1:
 
         def run_fold(fold: int, fold_dir: Path, resume_fold: bool) -> dict[str, Any] | None:
+            infoplane = _infoplane_callback(config, None if worker else fold_dir)
             result = fit_classifier(
-                **sections, seed=config["seed"], run_dir=fold_dir, resume=resume_fold, test_folds=[fold]
+                **sections,
+                seed=config["seed"],
+                run_dir=fold_dir,
+                resume=resume_fold,
+                test_folds=[fold],
+                infoplane=infoplane,
             )
             if result.is_global_zero and not worker:
-                _report_single(fold_dir, config, env, result)
+                _report_single(fold_dir, config, env, result, infoplane)
             return result.metrics
 
         cv = cross_validate(test_folds, run_fold, run_dir, resume=resume, write=not worker)
@@ -195,14 +293,39 @@ def _train_and_report(config: dict[str, Any], run_dir: Path, env: dict[str, Any]
             plots = [plot_cv(cv["per_fold"], run_dir / "plots" / "cv.png")] if config["report"]["plots"] else []
             write_report(run_dir, config=config, env=env, cv=cv, plots=plots)
         return
-    result = fit_classifier(**sections, seed=config["seed"], run_dir=run_dir, resume=resume)
+    infoplane = _infoplane_callback(config, None if worker else run_dir)
+    result = fit_classifier(**sections, seed=config["seed"], run_dir=run_dir, resume=resume, infoplane=infoplane)
     if result.is_global_zero and not worker:
         env["device_used"] = result.extra.get("device")
         atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
-        _report_single(run_dir, config, env, result)
+        _report_single(run_dir, config, env, result, infoplane)
 
 
-def _report_single(run_dir: Path, config: dict[str, Any], env: dict[str, Any], result: Any) -> None:
+def _report_infoplane(run_dir: Path, config: dict[str, Any], infoplane: InformationPlane) -> tuple[dict, list[Path]]:
+    """Write ``infoplane.json`` (summary + DPI check) and draw the planes; returns (summary, plots)."""
+    rows = infoplane.rows
+    summary = infoplane_summary(
+        rows, tolerance=float(config["infoplane"]["dpi_tolerance"]), descriptions=infoplane.descriptions
+    )
+    summary["seconds"] = round(infoplane.seconds, 2)
+    atomic_write_text(run_dir / "infoplane.json", json.dumps(summary, indent=2))
+    plots: list[Path] = []
+    if config["report"]["plots"]:
+        for k, name in enumerate(infoplane.tracked):
+            mine = [r for r in rows if r["tracked"] == name]
+            if not mine:
+                continue
+            suffix = "" if k == 0 else f"-{name}"
+            title = f"{run_dir.name}: {infoplane.descriptions.get(name, name)}"
+            plots.append(plot_information_plane(mine, run_dir / "plots" / f"infoplane{suffix}.png", title=title))
+            first = [r for r in mine if setting_key(r) == setting_key(mine[0])]
+            plots.append(plot_infoplane_layers(first, run_dir / "plots" / f"infoplane-layers{suffix}.png", title=title))
+    return summary, plots
+
+
+def _report_single(
+    run_dir: Path, config: dict[str, Any], env: dict[str, Any], result: Any, infoplane: InformationPlane | None = None
+) -> None:
     plots = []
     if config["report"]["plots"]:
         plots.append(plot_training_curves(result.metrics["history"], run_dir / "plots" / "training_curves.png"))
@@ -210,5 +333,9 @@ def _report_single(run_dir: Path, config: dict[str, Any], env: dict[str, Any], r
             plots.append(
                 plot_confusion_matrix(result.confusion, result.class_names, run_dir / "plots" / "confusion_matrix.png")
             )
+    summary = None
+    if infoplane is not None and infoplane.rows:
+        summary, infoplane_plots = _report_infoplane(run_dir, config, infoplane)
+        plots.extend(infoplane_plots)
     if config["report"]["html"]:
-        write_report(run_dir, config=config, env=env, metrics=result.metrics, plots=plots)
+        write_report(run_dir, config=config, env=env, metrics=result.metrics, plots=plots, infoplane=summary)

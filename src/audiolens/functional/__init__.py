@@ -1,7 +1,15 @@
-"""Plain tensor functions: spectral front-ends, presets, augmentations."""
+"""Plain tensor functions: spectral front-ends, presets, augmentations, mutual-information estimators."""
 
 from audiolens.functional.augment import mask_along_axis, mixup
-from audiolens.functional.mutual_information import KDEEstimate, kde_estimates, kde_mutual_information
+from audiolens.functional.mutual_information import (
+    MIEstimate,
+    binning_estimates,
+    kde_estimates,
+    kde_mutual_information,
+    list_estimators,
+    mutual_information,
+    register_estimator,
+)
 from audiolens.functional.presets import (
     PRESETS,
     FrontendConfig,
@@ -21,11 +29,13 @@ from audiolens.functional.spectral import (
 __all__ = [
     "PRESETS",
     "FrontendConfig",
-    "KDEEstimate",
+    "MIEstimate",
     "amplitude_to_db",
+    "binning_estimates",
     "get_preset",
     "kde_estimates",
     "kde_mutual_information",
+    "list_estimators",
     "list_presets",
     "log_mel_spectrogram",
     "log_offset",
@@ -33,6 +43,8 @@ __all__ = [
     "mel_filterbank",
     "mel_spectrogram",
     "mixup",
+    "mutual_information",
+    "register_estimator",
     "spectrogram",
     "stft",
 ]

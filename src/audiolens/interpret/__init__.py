@@ -2,10 +2,21 @@
 
 - :class:`ActivationTracker`: record layer activations epoch by epoch (the paper's listing 1,
   eval-mode recording of a fixed evaluation set, streaming to disk, hooks always removed).
-- :func:`information_plane`: KDE ``(I(X;Z), I(Z;Y))`` rows for every recorded (epoch, layer).
+- :func:`information_plane`: ``(I(X;Z), I(Z;Y))`` rows for every recorded (epoch, layer), by
+  any registered estimator (KDE bounds, binning), with shuffled-label baseline and bootstrap.
+- :func:`dpi_violations`, :func:`infoplane_summary`: the data-processing-inequality check and
+  the last-epoch summary of estimated rows.
 - :func:`load_activations`: read what :meth:`ActivationTracker.save` wrote.
 """
 
+from audiolens.interpret.planes import dpi_violations, infoplane_summary, setting_key
 from audiolens.interpret.tracking import ActivationTracker, information_plane, load_activations
 
-__all__ = ["ActivationTracker", "information_plane", "load_activations"]
+__all__ = [
+    "ActivationTracker",
+    "dpi_violations",
+    "infoplane_summary",
+    "information_plane",
+    "load_activations",
+    "setting_key",
+]

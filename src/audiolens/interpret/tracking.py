@@ -72,7 +72,7 @@ from torch import nn
 
 from audiolens._internal.errors import AudiolensError, DataError, ParameterError
 from audiolens._internal.paths import atomic_open, atomic_write_text
-from audiolens.functional.mutual_information import kde_estimates
+from audiolens.functional.mutual_information import MIEstimate, mutual_information
 
 __all__ = ["ActivationTracker", "information_plane", "load_activations"]
 
@@ -456,6 +456,26 @@ class ActivationTracker:
             return self._memory[epoch][layer]
         return _load_npy(self.store / meta["files"][layer])
 
+    def pop(self, epoch: int) -> dict[str, torch.Tensor]:
+        """Return the activations of a recorded epoch and forget them (in-memory trackers).
+
+        Lets a caller estimate an epoch and drop it, so memory stays bounded by one epoch
+        without streaming to disk (the information-plane callback does this).
+
+        Returns:
+            ``{layer: (N, features)}`` in model order.
+
+        Raises:
+            ParameterError: ``epoch`` was not recorded, or the tracker streams to ``store``
+                (its epochs live on disk; read them with :meth:`activations`).
+        """
+        if self.store is not None:
+            raise ParameterError("pop() is for in-memory trackers; a streaming tracker keeps its epochs in store")
+        self._epoch_meta(epoch)
+        del self._meta[epoch]
+        self._epochs.remove(epoch)
+        return self._memory.pop(epoch)
+
     # ----------------------------------------------------------------- record
     def record(self, inputs: Any, *, batch_size: int | None = None, epoch: int | None = None) -> int:
         """Record one epoch of eval-mode activations of a fixed evaluation set (recommended mode).
@@ -650,33 +670,49 @@ def information_plane(
     tracker: ActivationTracker | Mapping[int, Mapping[str, torch.Tensor]],
     labels: torch.Tensor,
     *,
-    noise_variances: Sequence[float] = (0.1,),
-    bounds: Sequence[str] = ("upper",),
+    estimator: str = "kde",
+    rows: torch.Tensor | None = None,
     unit: str = "bits",
+    shuffled_baseline: bool = False,
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    warn_saturation: bool = True,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    """KDE information-plane coordinates of every recorded (epoch, layer).
+    """Information-plane coordinates of every recorded (epoch, layer).
 
-    Calls :func:`audiolens.functional.kde_estimates` (Kolchinsky-Tracey bounds, the paper's
-    eq. 3-4, float64, no sub-sampling) once per (epoch, layer); one pass gives every bound
-    and noise variance. ``I(X;Z) <= log2 N``: report ``n_samples`` with the plane.
+    Calls :func:`audiolens.functional.mutual_information` once per (epoch, layer): with the
+    default ``"kde"`` estimator the Kolchinsky-Tracey bounds (the paper's eq. 3-4, float64,
+    no sub-sampling), one pass for every bound and noise variance. ``I(X;Z) <= log2 N``:
+    report ``n_samples`` with the plane.
 
     Args:
         tracker: An :class:`ActivationTracker` or the ``{epoch: {layer: (N, features)}}``
             mapping of :func:`load_activations`.
-        labels: Integer class labels ``(N,)`` of the tracked samples, in recording order.
-        noise_variances: Values of ``sigma^2`` (> 0); the paper uses 0.1 on Cora.
-        bounds: Any of ``"upper"`` (the paper's) and ``"lower"``.
+        labels: Integer class labels ``(N,)`` of the tracked samples, in recording order (or of
+            the selected ``rows``).
+        estimator: A registered estimator (``"kde"``, ``"binning"``; see
+            :func:`audiolens.functional.list_estimators`).
+        rows: Optional indices (or boolean mask) of the recorded samples to use, e.g. the
+            training nodes of a graph whose every node was recorded.
         unit: ``"bits"`` or ``"nats"``.
+        shuffled_baseline: Add ``i_zy_shuffled`` (I(Z;Y) for permuted labels).
+        n_bootstrap: Bootstrap resamples for ``i_xz_std`` / ``i_zy_std`` (0: none).
+        seed: Seed of the permutation and the resamples.
+        warn_saturation: Warn when an estimate saturates.
+        **options: Estimator settings: KDE ``noise_variances`` (the paper uses 0.1 on Cora),
+            ``bounds`` (``"upper"``, the paper's, and/or ``"lower"``); binning ``n_bins``,
+            ``bin_range``.
 
     Returns:
-        One row per (epoch, layer, bound, noise variance), epochs outermost, layers in model
-        order: ``{"epoch", "layer", "i_xz", "i_zy", "estimator": "kde", "bound",
-        "noise_variance", "n_samples", "unit"}`` (the columns of ``infoplane.csv``).
+        One row per (epoch, layer, estimator setting), epochs outermost, layers in model
+        order: ``{"epoch", "layer", "i_xz", "i_zy", "estimator", "bound", "noise_variance",
+        "n_samples", "unit", "n_bins", "i_zy_shuffled", "i_xz_std", "i_zy_std"}`` (the columns
+        of ``infoplane.csv``).
 
     Raises:
-        ParameterError: Nothing recorded; labels of the wrong length or type, non-positive
-            variances, unknown bound or unit (the estimator's errors, with layer and epoch
-            added to the message).
+        ParameterError: Nothing recorded; labels of the wrong length or type, bad estimator
+            settings (the estimator's errors, with layer and epoch added to the message).
         DataError: NaN or Inf activations (with layer and epoch in the message).
     """
     if isinstance(tracker, ActivationTracker):
@@ -695,26 +731,53 @@ def information_plane(
         raise ParameterError(f"tracker must be an ActivationTracker or a mapping, got {type(tracker).__name__}")
     if not pairs:
         raise ParameterError("no activations recorded yet: record at least one epoch first")
-    rows = []
+    out = []
     for epoch, layer in pairs:
+        z = get(epoch, layer)
         try:
-            estimates = kde_estimates(
-                get(epoch, layer), labels, noise_variances=noise_variances, bounds=bounds, unit=unit
+            if rows is not None:
+                z = _select_rows(z, rows)
+            estimates = mutual_information(
+                z,
+                labels,
+                estimator,
+                unit=unit,
+                shuffled_baseline=shuffled_baseline,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+                warn_saturation=warn_saturation,
+                **options,
             )
         except AudiolensError as err:
             raise type(err)(f"layer {layer!r}, epoch {epoch}: {err}") from err
-        for est in estimates:
-            rows.append(
-                {
-                    "epoch": epoch,
-                    "layer": layer,
-                    "i_xz": est.i_xz,
-                    "i_zy": est.i_zy,
-                    "estimator": "kde",
-                    "bound": est.bound,
-                    "noise_variance": est.noise_variance,
-                    "n_samples": est.n_samples,
-                    "unit": est.unit,
-                }
-            )
-    return rows
+        out.extend({"epoch": epoch, "layer": layer, **_row(est)} for est in estimates)
+    return out
+
+
+def _select_rows(z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    rows = torch.as_tensor(rows)
+    if rows.dtype == torch.bool:
+        if rows.shape != (z.shape[0],):
+            raise ParameterError(f"a boolean rows mask must have shape ({z.shape[0]},), got {tuple(rows.shape)}")
+        return z[rows.to(z.device)]
+    if rows.is_floating_point() or rows.dim() != 1:
+        raise ParameterError("rows must be a 1-D integer index tensor or a boolean mask")
+    if rows.numel() and (int(rows.min()) < -z.shape[0] or int(rows.max()) >= z.shape[0]):
+        raise ParameterError(f"rows index samples outside [0, {z.shape[0]}) of the recorded activations")
+    return z[rows.to(z.device)]
+
+
+def _row(est: MIEstimate) -> dict[str, Any]:
+    return {
+        "i_xz": est.i_xz,
+        "i_zy": est.i_zy,
+        "estimator": est.estimator,
+        "bound": est.bound,
+        "noise_variance": est.noise_variance,
+        "n_samples": est.n_samples,
+        "unit": est.unit,
+        "n_bins": est.n_bins,
+        "i_zy_shuffled": est.i_zy_shuffled,
+        "i_xz_std": est.i_xz_std,
+        "i_zy_std": est.i_zy_std,
+    }

@@ -46,6 +46,7 @@ def write_report(
     metrics: dict[str, Any] | None = None,
     cv: dict[str, Any] | None = None,
     plots: Sequence[str | os.PathLike] = (),
+    infoplane: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``run_dir/report.html``: config, environment, final metrics, history, CV, plots.
 
@@ -56,6 +57,7 @@ def write_report(
         metrics: ``metrics.json`` content (single run).
         cv: ``cv.json`` content (cross-validation).
         plots: PNG files inside ``run_dir``.
+        infoplane: ``infoplane.json`` content (information-plane summary and DPI check).
     """
     run_dir = Path(run_dir)
     title = f"audiolens run: {run_dir.name}"
@@ -71,6 +73,24 @@ def write_report(
             f"{cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f} over {len(cv['per_fold'])} folds</p>"
             + _table(cv["per_fold"])
         )
+    if infoplane:
+        parts.append("<h2>Information plane</h2>")
+        for plane in infoplane["planes"]:
+            setting = (
+                f"{plane['estimator']} {plane['bound']}, sigma^2 = {plane['noise_variance']}"
+                if plane["estimator"] == "kde"
+                else f"{plane['estimator']} ({plane['n_bins']} bins)"
+            )
+            verdict = "holds" if plane["dpi_holds_last_epoch"] else "violated"
+            parts.append(
+                f"<h3>{html.escape(plane['tracked'])}: {html.escape(setting)}</h3>"
+                f"<p>{html.escape(plane['description'])}; "
+                f"N = {plane['n_samples']}; data-processing inequality at epoch {plane['last_epoch']} "
+                f"(tolerance {infoplane['tolerance']} {html.escape(str(plane['unit']))}): <b>{verdict}</b></p>"
+            )
+            parts.append(_table([{"layer": k, **v} for k, v in plane["last"].items()]))
+            if plane["dpi_violations_last_epoch"]:
+                parts.append(_table(plane["dpi_violations_last_epoch"]))
     for plot in plots:
         rel = Path(plot).resolve().relative_to(run_dir.resolve()).as_posix()
         parts.append(

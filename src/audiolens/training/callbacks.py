@@ -1,12 +1,51 @@
-"""Lightning callbacks with side effects (metric history)."""
+"""Lightning callbacks with side effects: metric history and the information plane.
+
+:class:`InformationPlane` is the training-side half of the information-plane capability
+(paper: infoplane-gnn-mutual-information.md): it asks the data module for fixed *tracked
+sets* (:class:`~audiolens.training.data.TrackedSet`), records their layer activations with
+:class:`~audiolens.interpret.ActivationTracker` after every epoch (eval mode), or hooks the
+training forward pass (the paper's listing 1, ``train-forward``), estimates
+``(I(X;Z), I(Z;Y))`` with :func:`~audiolens.interpret.information_plane`, drops the
+activations (memory is bounded by one epoch of one set) and keeps only the rows, which are
+saved in checkpoints (``--resume`` keeps them) and written to ``RUN/infoplane.csv``.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 
-__all__ = ["MetricsHistory"]
+from audiolens._internal.errors import ParameterError
+from audiolens._internal.paths import atomic_write_text
+from audiolens.interpret import ActivationTracker, information_plane
+
+__all__ = ["INFOPLANE_COLUMNS", "InformationPlane", "MetricsHistory", "write_infoplane_csv"]
+
+#: Columns of ``infoplane.csv``, in order.
+INFOPLANE_COLUMNS = (
+    "epoch",
+    "layer",
+    "i_xz",
+    "i_zy",
+    "estimator",
+    "bound",
+    "noise_variance",
+    "n_samples",
+    "unit",
+    "tracked",
+    "mode",
+    "n_bins",
+    "i_zy_shuffled",
+    "i_xz_std",
+    "i_zy_std",
+)
 
 
 class MetricsHistory(L.Callback):
@@ -16,7 +55,7 @@ class MetricsHistory(L.Callback):
     the interruption. Runs at ``on_train_epoch_end``, before the checkpoint callback.
     """
 
-    KEYS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+    KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1")
 
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
@@ -39,3 +78,206 @@ class MetricsHistory(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the history from a checkpoint."""
         self.history = list(state_dict.get("history", []))
+
+
+def write_infoplane_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write information-plane rows to ``path`` (atomically) with :data:`INFOPLANE_COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=INFOPLANE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+    return atomic_write_text(path, buffer.getvalue())
+
+
+class InformationPlane(L.Callback):
+    """Track layer activations during training and estimate the information plane every epoch.
+
+    Tracked sets (names the data module understands, see
+    :meth:`~audiolens.training.data.AudioDataModule.tracked_set`): ``"all"``, ``"train"``,
+    ``"val"``, ``"test"`` are recorded in eval mode (no dropout, running batch-norm
+    statistics, no gradient) after every ``every_n_epochs`` epochs, plus epoch 0 (the
+    initial model) at the start of training; ``"train-forward"`` is the paper's listing-1
+    choice: the train-mode activations of the training forward pass, restricted to the
+    training samples (only for full-batch training, where one forward pass sees them all).
+
+    The model's RNG state is not touched: eval-mode forward passes draw no random numbers, and
+    the shuffled-label baseline and bootstrap use their own generator.
+
+    Args:
+        out: Folder of ``infoplane.csv`` (rewritten atomically after every estimated epoch;
+            process 0 only), or ``None`` to keep the rows in memory only.
+        tracked: Tracked-set names (see above).
+        layers: Layer names or types for :class:`~audiolens.interpret.ActivationTracker`
+            (``None``: the model's ``named_children``, recursing into containers).
+        estimator: A registered estimator (``"kde"``, ``"binning"``).
+        options: The estimator's settings (KDE ``noise_variances`` and ``bounds``; binning
+            ``n_bins`` and ``bin_range``).
+        unit: ``"bits"`` or ``"nats"``.
+        every_n_epochs: Estimate every this many epochs (the last epoch is always estimated).
+        shuffled_baseline: Add ``i_zy_shuffled`` (labels permuted).
+        n_bootstrap: Bootstrap resamples for the error bars (0: none).
+        seed: Seed of the permutation and of the resamples.
+        batch_size: Samples per eval-mode forward pass (``None``: the data module's choice).
+
+    Attributes:
+        rows: Every row so far (the columns of ``infoplane.csv``; ``tracked`` and ``mode``
+            name the set and how it was recorded).
+        seconds: Time spent recording and estimating.
+        descriptions: ``{tracked set: description}`` (what was tracked, and N).
+
+    Raises:
+        ParameterError: Unknown tracked set, empty list, bad ``every_n_epochs``;
+            ``train-forward`` when training is not full-batch (raised when training starts).
+    """
+
+    EVAL_SETS = ("all", "train", "val", "test")
+    TRAIN_FORWARD = "train-forward"
+
+    def __init__(
+        self,
+        out: str | Path | None = None,
+        *,
+        tracked: Sequence[str] = ("val",),
+        layers: Any = None,
+        estimator: str = "kde",
+        options: dict[str, Any] | None = None,
+        unit: str = "bits",
+        every_n_epochs: int = 1,
+        shuffled_baseline: bool = False,
+        n_bootstrap: int = 0,
+        seed: int = 0,
+        batch_size: int | None = None,
+    ) -> None:
+        tracked = [tracked] if isinstance(tracked, str) else list(tracked)
+        valid = (*self.EVAL_SETS, self.TRAIN_FORWARD)
+        unknown = [t for t in tracked if t not in valid]
+        if unknown or not tracked or len(set(tracked)) != len(tracked):
+            raise ParameterError(f"infoplane.tracked must list distinct sets from {', '.join(valid)}, got {tracked}")
+        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+            raise ParameterError(f"infoplane.every_n_epochs must be an integer >= 1, got {every_n_epochs!r}")
+        self.out = Path(out) if out is not None else None
+        self.tracked = tracked
+        self.layers = layers
+        self.estimator = estimator
+        self.options = dict(options or {})
+        self.unit = unit
+        self.every_n_epochs = every_n_epochs
+        self.shuffled_baseline = shuffled_baseline
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+        self.batch_size = batch_size
+        self.rows: list[dict[str, Any]] = []
+        self.seconds = 0.0
+        self.descriptions: dict[str, str] = {}
+        self._sets: dict[str, Any] = {}
+        self._forward_tracker: ActivationTracker | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Resolve the tracked sets from the data module and check the layer names."""
+        if stage != "fit":
+            return
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "tracked_set"):
+            raise ParameterError("the information plane needs a data module with tracked_set() (an audiolens one)")
+        datamodule.setup("fit")
+        ActivationTracker(pl_module.model, self.layers)  # unknown layer names fail now, listing the valid ones
+        for name in self.tracked:
+            tracked = datamodule.tracked_set("train" if name == self.TRAIN_FORWARD else name)
+            if name == self.TRAIN_FORWARD and not getattr(datamodule, "full_batch", False):
+                raise ParameterError(
+                    "infoplane.tracked 'train-forward' (the paper's train-mode activations of the training forward "
+                    "pass) needs full-batch training (node classification); use 'train' for eval-mode activations "
+                    "of the training set"
+                )
+            self._sets[name] = tracked
+            mode = "train mode, training forward pass" if name == self.TRAIN_FORWARD else "eval mode after each epoch"
+            self.descriptions[name] = f"{tracked.description} ({mode})"
+
+    # ------------------------------------------------------------------ eval-mode sets
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Estimate epoch 0 (the initial model) of the eval-mode sets, unless resumed."""
+        if trainer.current_epoch == 0 and not any(r["epoch"] == 0 for r in self.rows):
+            self._estimate_eval_sets(trainer, pl_module, epoch=0)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Estimate the epoch that just ended (every ``every_n_epochs`` and the last one)."""
+        epoch = trainer.current_epoch + 1
+        due = epoch % self.every_n_epochs == 0 or (trainer.max_epochs is not None and epoch >= trainer.max_epochs)
+        if self._forward_tracker is not None:
+            index = self._forward_tracker.register_new_epoch(epoch=epoch)
+            if index is not None:
+                activations = self._forward_tracker.pop(index)
+                if due:
+                    self._estimate(trainer, {epoch: activations}, self.TRAIN_FORWARD, "train")
+        if due:
+            self._estimate_eval_sets(trainer, pl_module, epoch=epoch)
+
+    def _estimate_eval_sets(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
+        for name, tracked in self._sets.items():
+            if name == self.TRAIN_FORWARD:
+                continue
+            started = time.perf_counter()
+            tracker = ActivationTracker(pl_module.model, self.layers)
+            inputs = pl_module.model_inputs(tracked.inputs, device=pl_module.device)
+            tracker.record(inputs, batch_size=self.batch_size or tracked.batch_size, epoch=epoch)
+            self.seconds += time.perf_counter() - started
+            self._estimate(trainer, {epoch: tracker.pop(epoch)}, name, "eval")
+
+    # ------------------------------------------------------------------ train-forward set
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        """Hook the training forward pass (``train-forward`` only)."""
+        if self.TRAIN_FORWARD in self._sets:
+            if self._forward_tracker is None:
+                self._forward_tracker = ActivationTracker(pl_module.model, self.layers)
+            self._forward_tracker.attach()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Remove the training-forward hooks."""
+        if self._forward_tracker is not None:
+            self._forward_tracker.detach()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """Never leave hooks behind."""
+        if self._forward_tracker is not None:
+            self._forward_tracker.detach()
+
+    # ------------------------------------------------------------------ estimation
+    def _estimate(self, trainer: L.Trainer, activations: dict[int, Any], name: str, mode: str) -> None:
+        started = time.perf_counter()
+        tracked = self._sets[name]
+        rows = information_plane(
+            activations,
+            tracked.labels,
+            estimator=self.estimator,
+            rows=tracked.rows,
+            unit=self.unit,
+            shuffled_baseline=self.shuffled_baseline,
+            n_bootstrap=self.n_bootstrap,
+            seed=self.seed,
+            warn_saturation=False,  # summarised once per run by the report, not 100 warnings
+            **self.options,
+        )
+        for row in rows:
+            row.update(tracked=name, mode=mode)
+        epochs = {(r["epoch"], name) for r in rows}
+        self.rows = [r for r in self.rows if (r["epoch"], r["tracked"]) not in epochs] + rows
+        self.rows.sort(key=lambda r: (self.tracked.index(r["tracked"]), r["epoch"]))
+        self.seconds += time.perf_counter() - started
+        if self.out is not None and trainer.is_global_zero:
+            write_infoplane_csv(self.rows, self.out / "infoplane.csv")
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Rows so far, for the checkpoint."""
+        return {"rows": list(self.rows), "seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the rows from a checkpoint."""
+        self.rows = list(state_dict.get("rows", []))
+        self.seconds = float(state_dict.get("seconds", 0.0))

@@ -24,6 +24,8 @@ import hashlib
 import json
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -36,7 +38,35 @@ from audiolens._internal.errors import DataError, ParameterError
 from audiolens._internal.paths import atomic_open, atomic_write_text, cache_dir
 from audiolens.datasets.base import AudioDataset
 
-__all__ = ["AudioDataModule", "EpochSeededSampler", "WaveformDataset", "decode_all", "split_indices"]
+__all__ = [
+    "AudioDataModule",
+    "EpochSeededSampler",
+    "TrackedSet",
+    "WaveformDataset",
+    "decode_all",
+    "split_indices",
+]
+
+
+@dataclass(frozen=True)
+class TrackedSet:
+    """A fixed set of samples whose layer activations the information plane tracks.
+
+    Attributes:
+        inputs: What the task's ``model_inputs`` turns into the model's arguments (audio:
+            waveforms ``(N, n_samples)``; graphs: the whole ``Data`` object).
+        labels: Integer labels ``(N_tracked,)`` of the tracked samples, in order.
+        rows: ``None`` when every recorded sample is tracked, else the boolean mask or
+            indices of the tracked ones among the recorded (graphs: all nodes are computed).
+        description: What was tracked, e.g. ``"val split of fsdd: 225 clips"``.
+        batch_size: Samples per eval-mode forward pass (``None``: one pass).
+    """
+
+    inputs: Any
+    labels: torch.Tensor
+    rows: torch.Tensor | None
+    description: str
+    batch_size: int | None = None
 
 
 def _stratified_holdout(
@@ -312,6 +342,35 @@ class AudioDataModule(L.LightningDataModule):
                 n,
                 random_crop=name == "train",
             )
+
+    def tracked_set(self, name: str) -> TrackedSet:
+        """The clips of split ``name`` (``train``, ``val``, ``test``; ``all`` = the three) for the information plane.
+
+        Clips are cut/padded like evaluation clips (from the start), in split order.
+
+        Raises:
+            ParameterError: Unknown name.
+            DataError: The split is empty.
+        """
+        self.setup()
+        names = ("train", "val", "test") if name == "all" else (name,)
+        if any(n not in self.splits for n in names):
+            raise ParameterError(f"unknown tracked set {name!r}; valid: all, train, val, test")
+        waves, labels = [], []
+        for n in names:
+            split = self.splits[n]
+            evaluation = WaveformDataset(split.waves, split.targets.tolist(), split.n_samples)
+            waves.extend(evaluation[i][0] for i in range(len(evaluation)))
+            labels.append(split.targets)
+        if not waves:
+            raise DataError(f"the {name!r} split of {self.dataset.name!r} is empty: track another set")
+        return TrackedSet(
+            torch.stack(waves),
+            torch.cat(labels),
+            None,
+            f"{name} split of {self.dataset.name}: {len(waves)} clips",
+            self.eval_batch_size,
+        )
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled (epoch-seeded) training batches.

@@ -32,12 +32,19 @@ from audiolens._internal.errors import ParameterError
 from audiolens._internal.paths import atomic_write_text
 from audiolens.datasets import create_dataset
 from audiolens.functional.presets import get_preset
-from audiolens.training.callbacks import MetricsHistory
+from audiolens.training.callbacks import InformationPlane, MetricsHistory
 from audiolens.training.data import AudioDataModule
 from audiolens.training.evaluate import classification_metrics, confusion_matrix, predict_probabilities
 from audiolens.training.task import ClassificationTask, load_task
 
-__all__ = ["TrainResult", "cross_validate", "fit_classifier", "resolve_features", "trainer_kwargs"]
+__all__ = [
+    "TrainResult",
+    "cross_validate",
+    "fit_classifier",
+    "make_trainer",
+    "resolve_features",
+    "trainer_kwargs",
+]
 
 _RESERVED_TRAINER_KEYS = {"logger", "callbacks", "default_root_dir", "enable_checkpointing"}
 
@@ -92,6 +99,46 @@ def trainer_kwargs(trainer: dict[str, Any]) -> dict[str, Any]:
     return dict(trainer)
 
 
+def make_trainer(
+    run_dir: Path,
+    trainer: dict[str, Any],
+    *,
+    monitor: str,
+    callbacks: list[L.Callback],
+    defaults: dict[str, Any] | None = None,
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning trainer of a run: checkpoints, CSV + TensorBoard logs, the given callbacks.
+
+    ``RUN/checkpoints/best.ckpt`` (best ``monitor`` on validation) and ``last.ckpt``; logs in
+    ``RUN/logs/{csv,tensorboard}/version_K`` (one version per (re)start, so a resumed run keeps
+    the logs written before it). ``defaults`` fill Trainer arguments the config leaves out.
+
+    Raises:
+        ParameterError: Unknown monitor or trainer keys.
+    """
+    if monitor not in ("val_loss", "val_accuracy", "val_macro_f1"):
+        raise ParameterError(f"task.monitor must be val_loss, val_accuracy or val_macro_f1, got {monitor!r}")
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode="min" if monitor == "val_loss" else "max",
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    loggers = [
+        CSVLogger(run_dir / "logs", name="csv"),
+        TensorBoardLogger(run_dir / "logs", name="tensorboard", default_hp_metric=False),
+    ]
+    args = {"deterministic": "warn", "log_every_n_steps": 10, **(defaults or {}), **trainer_kwargs(trainer)}
+    if not any(key in args for key in ("max_epochs", "max_steps", "max_time")):
+        args["max_epochs"] = 10
+    pl_trainer = L.Trainer(default_root_dir=run_dir, logger=loggers, callbacks=[*callbacks, checkpoint], **args)
+    return pl_trainer, checkpoint
+
+
 def fit_classifier(
     *,
     data: dict[str, Any],
@@ -104,6 +151,7 @@ def fit_classifier(
     run_dir: str | os.PathLike,
     resume: bool = False,
     test_folds: Sequence[int] | None = None,
+    infoplane: InformationPlane | None = None,
 ) -> TrainResult:
     """Train, checkpoint, and test one classifier (see the module doc).
 
@@ -121,6 +169,7 @@ def fit_classifier(
         run_dir: Run folder (created).
         resume: Continue from ``run_dir/checkpoints/last.ckpt`` when it exists.
         test_folds: Override ``data.test_folds`` (cross-validation).
+        infoplane: An :class:`~audiolens.training.callbacks.InformationPlane` callback, or ``None``.
 
     Returns:
         A :class:`TrainResult`.
@@ -148,8 +197,6 @@ def fit_classifier(
         total = sum(counts)
         weights = [total / (len(counts) * c) if c else 0.0 for c in counts]
     monitor = task.get("monitor", "val_loss")
-    if monitor not in ("val_loss", "val_accuracy", "val_macro_f1"):
-        raise ParameterError(f"task.monitor must be val_loss, val_accuracy or val_macro_f1, got {monitor!r}")
     duration = dm.n_samples / dm.sample_rate
     module = ClassificationTask(
         model=model["name"],
@@ -162,32 +209,15 @@ def fit_classifier(
         seed=seed,
         duration=duration,
     )
-    ckpt_dir = run_dir / "checkpoints"
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        filename="best",
-        monitor=monitor,
-        mode="min" if monitor == "val_loss" else "max",
-        save_top_k=1,
-        save_last=True,
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
     history = MetricsHistory()
-    # One version folder per (re)start, so a resumed run keeps the logs written before it.
-    loggers = [
-        CSVLogger(run_dir / "logs", name="csv"),
-        TensorBoardLogger(run_dir / "logs", name="tensorboard", default_hp_metric=False),
-    ]
-    trainer_args = {"deterministic": "warn", "log_every_n_steps": 10, **trainer_kwargs(trainer)}
-    if not any(key in trainer_args for key in ("max_epochs", "max_steps", "max_time")):
-        trainer_args["max_epochs"] = 10
-    pl_trainer = L.Trainer(default_root_dir=run_dir, logger=loggers, callbacks=[history, checkpoint], **trainer_args)
-    last = ckpt_dir / "last.ckpt"
+    callbacks: list[L.Callback] = [history] + ([infoplane] if infoplane is not None else [])
+    pl_trainer, checkpoint = make_trainer(run_dir, trainer, monitor=monitor, callbacks=callbacks)
+    last = run_dir / "checkpoints" / "last.ckpt"
     started = time.perf_counter()
     pl_trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume and last.is_file() else None)
     fit_seconds = time.perf_counter() - started
     rows = list(history.history)  # validate/test below restore callback state from best.ckpt
+    infoplane_state = infoplane.state_dict() if infoplane is not None else None
     best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
     val = pl_trainer.validate(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0]
     final = {k: float(v) for k, v in val.items()}
@@ -218,6 +248,9 @@ def fit_classifier(
             "fit_seconds": round(fit_seconds, 2),
         }
     )
+    if infoplane is not None:
+        infoplane.load_state_dict(infoplane_state)
+        final["infoplane_seconds"] = round(infoplane.seconds, 2)
     metrics = {"final": final, "history": rows}
     if pl_trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))

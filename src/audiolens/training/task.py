@@ -32,7 +32,7 @@ from audiolens.functional.presets import FrontendConfig
 from audiolens.models import create_model
 from audiolens.transforms import LogMel, SpecAugment
 
-__all__ = ["ClassificationTask", "load_task"]
+__all__ = ["ClassificationTask", "load_task", "warmup_cosine_schedule"]
 
 _OPTIM_KEYS = {"lr", "weight_decay", "warmup_epochs", "betas", "min_lr_ratio"}
 _AUGMENT_KEYS = {"mixup_alpha", "freq_mask", "time_mask", "n_freq_masks", "n_time_masks"}
@@ -168,6 +168,16 @@ class ClassificationTask(L.LightningModule):
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             return self.frontend(waveform.float())
 
+    def model_inputs(self, waveform: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """The model's input for a fixed set of waveforms ``(N, n_samples)`` (information plane).
+
+        Returns the front-end output (log-Mel ``(N, n_mels, n_frames)``, or the waveform for
+        waveform models) on ``device``, computed in chunks without gradient.
+        """
+        device = device or self.device
+        with torch.no_grad():
+            return torch.cat([self.features(chunk.to(device)) for chunk in waveform.split(256)])
+
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, num_classes)`` for waveforms ``(batch, n_samples)``."""
         return self.model(self.features(waveform))
@@ -248,26 +258,7 @@ class ClassificationTask(L.LightningModule):
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], betas=tuple(o["betas"])
         )
-        total = self.trainer.estimated_stepping_batches  # also sets up the training data
-        if not math.isfinite(total):
-            raise ParameterError(
-                "the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps "
-                "(trainer.max_time alone only stops training)"
-            )
-        total = max(1, int(total))
-        batches = self.trainer.num_training_batches
-        accumulate = max(1, self.trainer.accumulate_grad_batches)
-        steps_per_epoch = max(1, int(batches) // accumulate) if math.isfinite(batches) else total
-        warmup = min(total - 1, int(o["warmup_epochs"] * steps_per_epoch)) if total > 1 else 0
-        floor = o["min_lr_ratio"]
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        scheduler = warmup_cosine_schedule(optimizer, self.trainer, o["warmup_epochs"], o["min_lr_ratio"])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -277,6 +268,38 @@ class ClassificationTask(L.LightningModule):
             "model": self.hparams.model,
             "class_names": self.class_names,
         }
+
+
+def warmup_cosine_schedule(
+    optimizer: torch.optim.Optimizer, trainer: L.Trainer, warmup_epochs: float, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step linear warm-up over ``warmup_epochs`` then cosine decay to ``min_lr_ratio * lr``.
+
+    The schedule spans ``trainer.max_steps`` or ``trainer.max_epochs`` (``min_lr_ratio = 1``
+    and ``warmup_epochs = 0`` give a constant learning rate).
+
+    Raises:
+        ParameterError: Neither ``max_epochs`` nor ``max_steps`` bounds the run.
+    """
+    total = trainer.estimated_stepping_batches  # also sets up the training data
+    if not math.isfinite(total):
+        raise ParameterError(
+            "the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps "
+            "(trainer.max_time alone only stops training)"
+        )
+    total = max(1, int(total))
+    batches = trainer.num_training_batches
+    accumulate = max(1, trainer.accumulate_grad_batches)
+    steps_per_epoch = max(1, int(batches) // accumulate) if math.isfinite(batches) else total
+    warmup = min(total - 1, int(warmup_epochs * steps_per_epoch)) if total > 1 else 0
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def load_task(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ClassificationTask:

@@ -1,0 +1,126 @@
+"""Full-batch node classification and the information-plane callback on real Cora."""
+
+import csv
+import math
+
+import pytest
+import torch
+
+from audiolens import DataError, ParameterError
+from audiolens.training import GraphDataModule, InformationPlane, NodeClassificationTask, fit_node_classifier
+
+FAST = {"enable_progress_bar": False, "enable_model_summary": False}
+SMALL = {"hidden_channels": [16, 8, 8], "dropout": 0.5}
+
+
+def _fit(tmp_path, planetoid_root, model="gcn", epochs=2, infoplane=None, resume=False, run="run"):
+    return fit_node_classifier(
+        data={"name": "cora", "root": str(planetoid_root)},
+        model={"name": model, "kwargs": SMALL},
+        task={"monitor": "val_accuracy"},
+        optim={"lr": 0.01},
+        trainer={"max_epochs": epochs, **FAST},
+        seed=0,
+        run_dir=tmp_path / run,
+        resume=resume,
+        infoplane=infoplane,
+    )
+
+
+def test_graph_data_module_splits_and_tracked_sets(planetoid_root):
+    dm = GraphDataModule("Cora", planetoid_root)
+    assert dm.split_sizes() == {"train": 140, "val": 500, "test": 1000}
+    assert dm.num_features == 1433 and len(dm.class_names) == 7
+    every = dm.tracked_set("all")
+    assert every.rows is None and every.labels.shape == (2708,) and "2708 nodes" in every.description
+    train = dm.tracked_set("train")
+    assert int(train.rows.sum()) == 140 and torch.equal(train.labels, dm.data.y[dm.data.train_mask])
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.num_nodes == 2708  # full batch: the whole graph each epoch
+    with pytest.raises(ParameterError, match="valid: all, train, val, test"):
+        dm.tracked_set("everything")
+    with pytest.raises(ParameterError, match="unknown graph dataset 'pubmed'"):
+        GraphDataModule("pubmed")
+
+
+def test_node_task_rejects_bad_settings():
+    with pytest.raises(ParameterError, match="not a graph model"):
+        NodeClassificationTask("small_cnn", 10, ["a", "b"])
+    with pytest.raises(ParameterError, match="unknown optim key"):
+        NodeClassificationTask("gcn", 10, ["a", "b"], optim={"momentum": 0.9})
+    with pytest.raises(ParameterError, match="must not set num_classes"):
+        NodeClassificationTask("gcn", 10, ["a", "b"], model_kwargs={"num_classes": 3})
+    with pytest.raises(ParameterError, match="at least 2 classes"):
+        NodeClassificationTask("gcn", 10, ["a"])
+
+
+def test_training_with_information_plane_writes_rows_for_both_tracked_sets(tmp_path, planetoid_root):
+    callback = InformationPlane(
+        tmp_path / "run",
+        tracked=["all", "train-forward"],
+        options={"noise_variances": [0.1, 1.0]},
+        shuffled_baseline=True,
+    )
+    result = _fit(tmp_path, planetoid_root, infoplane=callback)
+    final = result.metrics["final"]
+    assert {"val_accuracy", "test_accuracy", "test_macro_f1", "infoplane_seconds"} <= set(final)
+    assert (final["n_train"], final["n_val"], final["n_test"]) == (140, 500, 1000)
+    assert {"train_loss", "train_accuracy", "val_accuracy"} <= set(result.metrics["history"][0])
+    layers = ["layers.0", "layers.1", "layers.2", "classifier"]
+    every = [r for r in callback.rows if r["tracked"] == "all"]
+    forward = [r for r in callback.rows if r["tracked"] == "train-forward"]
+    # epoch 0 (initial model) + 2 epochs for the eval-mode set; the training forward pass has no epoch 0
+    assert sorted({r["epoch"] for r in every}) == [0, 1, 2] and sorted({r["epoch"] for r in forward}) == [1, 2]
+    assert len(every) == 3 * 4 * 2 and len(forward) == 2 * 4 * 2
+    assert [r["layer"] for r in every[:8:2]] == layers
+    assert all(r["n_samples"] == 2708 and r["mode"] == "eval" for r in every)
+    assert all(r["n_samples"] == 140 and r["mode"] == "train" for r in forward)
+    assert all(r["i_xz"] <= math.log2(r["n_samples"]) + 1e-9 and math.isfinite(r["i_zy_shuffled"]) for r in every)
+    with open(tmp_path / "run" / "infoplane.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(callback.rows)
+    assert list(table[0])[:9] == [
+        "epoch",
+        "layer",
+        "i_xz",
+        "i_zy",
+        "estimator",
+        "bound",
+        "noise_variance",
+        "n_samples",
+        "unit",
+    ]
+    assert callback.descriptions["train-forward"].startswith("the train nodes of cora: 140 nodes (train mode")
+    assert not callback._forward_tracker.hooks_active
+
+
+def test_eval_mode_tracking_does_not_change_training(tmp_path, planetoid_root):
+    plain = _fit(tmp_path, planetoid_root, model="graph_mlp", run="plain").metrics
+    tracked = _fit(
+        tmp_path, planetoid_root, model="graph_mlp", run="tracked", infoplane=InformationPlane(None, tracked="val")
+    ).metrics
+    for key in ("val_accuracy", "test_accuracy", "val_loss"):
+        assert tracked["final"][key] == plain["final"][key]
+
+
+def test_resume_keeps_the_rows_and_does_not_redo_epoch_zero(tmp_path, planetoid_root):
+    first = InformationPlane(tmp_path / "run", tracked="all")
+    _fit(tmp_path, planetoid_root, epochs=2, infoplane=first)
+    again = InformationPlane(tmp_path / "run", tracked="all")
+    _fit(tmp_path, planetoid_root, epochs=4, infoplane=again, resume=True)
+    epochs = [r["epoch"] for r in again.rows if r["layer"] == "classifier"]
+    assert epochs == [0, 1, 2, 3, 4]
+
+
+def test_bad_callback_settings(tmp_path, planetoid_root):
+    with pytest.raises(ParameterError, match="distinct sets"):
+        InformationPlane(None, tracked=["all", "nodes"])
+    with pytest.raises(ParameterError, match="every_n_epochs"):
+        InformationPlane(None, every_n_epochs=0)
+    with pytest.raises(ParameterError, match="unknown layer 'layers.7'"):
+        _fit(tmp_path, planetoid_root, infoplane=InformationPlane(None, tracked="all", layers=["layers.7"]))
+
+
+def test_missing_graph_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="missing raw file"):
+        GraphDataModule("cora", tmp_path).setup()
