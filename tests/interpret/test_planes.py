@@ -60,3 +60,5 @@ def test_settings_are_checked_separately_and_summarised():
     assert plane["dpi_violations_last_epoch"][0]["quantity"] == "i_xz" and plane["epochs_with_violations"] == [1]
     binned = [dict(r, estimator="binning", bound="plug-in", noise_variance=math.nan, n_bins=30) for r in rows[:2]]
     assert infoplane_summary(binned)["planes"][0]["noise_variance"] is None
+    saturated = _rows([(math.log2(100), 2.0), (5.0, 1.0)])
+    assert infoplane_summary(saturated)["planes"][0]["saturated_last_epoch"] == ["l0"]

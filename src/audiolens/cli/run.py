@@ -39,7 +39,7 @@ from audiolens._internal.errors import AudiolensError, ParameterError, unknown_c
 from audiolens._internal.paths import atomic_write_text
 from audiolens.cli.config import apply_overrides, load_config, resolve_config
 from audiolens.functional.mutual_information import list_estimators, mutual_information
-from audiolens.interpret import infoplane_summary, setting_key
+from audiolens.interpret import infoplane_summary
 from audiolens.report import (
     plot_confusion_matrix,
     plot_cv,
@@ -318,8 +318,7 @@ def _report_infoplane(run_dir: Path, config: dict[str, Any], infoplane: Informat
             suffix = "" if k == 0 else f"-{name}"
             title = f"{run_dir.name}: {infoplane.descriptions.get(name, name)}"
             plots.append(plot_information_plane(mine, run_dir / "plots" / f"infoplane{suffix}.png", title=title))
-            first = [r for r in mine if setting_key(r) == setting_key(mine[0])]
-            plots.append(plot_infoplane_layers(first, run_dir / "plots" / f"infoplane-layers{suffix}.png", title=title))
+            plots.append(plot_infoplane_layers(mine, run_dir / "plots" / f"infoplane-layers{suffix}.png", title=title))
     return summary, plots
 
 

@@ -126,8 +126,9 @@ def infoplane_summary(
     Returns:
         ``{"tolerance", "planes": [{"tracked", "description", "estimator", "bound",
         "noise_variance", "n_bins", "unit", "n_samples", "last_epoch", "last": {layer: {"i_xz",
-        "i_zy"}}, "dpi_holds_last_epoch", "dpi_violations_last_epoch": [...],
-        "epochs_with_violations": [...]}]}``.
+        "i_zy"}}, "saturated_last_epoch": [layers whose I(X;Z) is within 1 % of log N: every
+        sample isolated, the setting says little], "dpi_holds_last_epoch",
+        "dpi_violations_last_epoch": [...], "epochs_with_violations": [...]}]}``.
     """
     violations = dpi_violations(rows, tolerance=tolerance)
     planes = []
@@ -136,6 +137,9 @@ def infoplane_summary(
         last_epoch = max(int(r["epoch"]) for r in members)
         mine = [v for v in violations if _same(setting_key(v), key)]
         last_rows = [r for r in members if int(r["epoch"]) == last_epoch]
+        unit = members[0].get("unit", "bits")
+        n = members[0].get("n_samples")
+        ceiling = math.log(float(n)) / (math.log(2.0) if unit == "bits" else 1.0) if n else math.inf
         planes.append(
             {
                 "tracked": tracked,
@@ -144,10 +148,11 @@ def infoplane_summary(
                 "bound": bound,
                 "noise_variance": None if math.isnan(variance) else variance,
                 "n_bins": n_bins,
-                "unit": members[0].get("unit"),
-                "n_samples": members[0].get("n_samples"),
+                "unit": unit,
+                "n_samples": n,
                 "last_epoch": last_epoch,
                 "last": {r["layer"]: {"i_xz": float(r["i_xz"]), "i_zy": float(r["i_zy"])} for r in last_rows},
+                "saturated_last_epoch": [r["layer"] for r in last_rows if float(r["i_xz"]) >= 0.99 * ceiling],
                 "dpi_holds_last_epoch": not any(v["epoch"] == last_epoch for v in mine),
                 "dpi_violations_last_epoch": [
                     {k: v[k] for k in ("quantity", "earlier", "later", "earlier_value", "later_value", "excess")}

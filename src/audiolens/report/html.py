@@ -88,7 +88,8 @@ def write_report(
                 f"N = {plane['n_samples']}; data-processing inequality at epoch {plane['last_epoch']} "
                 f"(tolerance {infoplane['tolerance']} {html.escape(str(plane['unit']))}): <b>{verdict}</b></p>"
             )
-            parts.append(_table([{"layer": k, **v} for k, v in plane["last"].items()]))
+            saturated = set(plane.get("saturated_last_epoch", []))
+            parts.append(_table([{"layer": k, **v, "saturated": k in saturated} for k, v in plane["last"].items()]))
             if plane["dpi_violations_last_epoch"]:
                 parts.append(_table(plane["dpi_violations_last_epoch"]))
     for plot in plots:

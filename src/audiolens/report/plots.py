@@ -193,6 +193,7 @@ def plot_information_plane(
                 )
         if inset is not None:
             inset.tick_params(labelsize=7)
+            inset.ticklabel_format(useOffset=False)
             inset.set_title(f"epochs {late_from}-{last}", fontsize=7)
             ax.indicate_inset_zoom(inset, edgecolor="0.4")
         n = mine[0].get("n_samples")
@@ -209,20 +210,29 @@ def plot_information_plane(
 
 
 def plot_infoplane_layers(rows: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = "") -> Path:
-    """I(X;Z) and I(Z;Y) of every layer against epoch (one setting's rows), to read the DPI ordering."""
+    """I(X;Z) and I(Z;Y) of every layer against epoch, one row of panels per estimator setting.
+
+    Reads the data-processing ordering of the layers over training (a later layer's curve
+    above an earlier one's is a violation) and shows which settings saturate (flat at log2 N).
+    """
+    settings: list[str] = list(dict.fromkeys(_setting_label(r) for r in rows))
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     unit = rows[0].get("unit", "bits")
-    fig, (ax_x, ax_y) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for k, layer in enumerate(layers):
-        pts = sorted((r for r in rows if r["layer"] == layer), key=lambda r: int(r["epoch"]))
-        e = [int(r["epoch"]) for r in pts]
-        marker = _MARKERS[k % len(_MARKERS)]
-        ax_x.plot(e, [float(r["i_xz"]) for r in pts], marker=marker, ms=3, lw=1, label=f"{k + 1}: {layer}")
-        ax_y.plot(e, [float(r["i_zy"]) for r in pts], marker=marker, ms=3, lw=1, label=f"{k + 1}: {layer}")
-    for ax, name in ((ax_x, "I(X;Z)"), (ax_y, "I(Z;Y)")):
+    fig, axes = plt.subplots(len(settings), 2, figsize=(11, 3.0 * len(settings) + 0.6), squeeze=False)
+    for (ax_x, ax_y), setting in zip(axes, settings):
+        mine = [r for r in rows if _setting_label(r) == setting]
+        for k, layer in enumerate(layers):
+            pts = sorted((r for r in mine if r["layer"] == layer), key=lambda r: int(r["epoch"]))
+            e = [int(r["epoch"]) for r in pts]
+            marker = _MARKERS[k % len(_MARKERS)]
+            ax_x.plot(e, [float(r["i_xz"]) for r in pts], marker=marker, ms=2.5, lw=1, label=f"{k + 1}: {layer}")
+            ax_y.plot(e, [float(r["i_zy"]) for r in pts], marker=marker, ms=2.5, lw=1, label=f"{k + 1}: {layer}")
+        for ax, name in ((ax_x, "I(X;Z)"), (ax_y, "I(Z;Y)")):
+            ax.set_ylabel(f"{name} ({unit})")
+            ax.set_title(setting, fontsize=9)
+        ax_x.legend(fontsize=7)
+    for ax in axes[-1]:
         ax.set_xlabel("epoch")
-        ax.set_ylabel(f"{name} ({unit})")
-        ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
