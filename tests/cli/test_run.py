@@ -335,6 +335,9 @@ def test_audio_run_gets_an_information_plane_too(tiny, tmp_path):
     assert {int(v["n_samples"]) for v in values} == {final["n_val"]}
     assert sorted({int(v["epoch"]) for v in values}) == [0, 1, 2]
     assert (run / "plots" / "infoplane.png").is_file()
+    plain = tmp_path / "plain"
+    assert main(["run", str(tiny), "--out", str(plain)]) == 0
+    assert _metrics(plain)["final"] == {k: v for k, v in _metrics(run)["final"].items() if k != "infoplane_seconds"}
 
 
 @pytest.mark.parametrize(

@@ -168,3 +168,59 @@ def test_refuses_path_traversal(tmp_path, monkeypatch):
         download_dataset("esc50", tmp_path / "e")
     assert not (tmp_path / "evil.txt").exists()
     assert download_module.SOURCES is SOURCES
+
+
+def _full_esc50(top):
+    (top / "meta").mkdir(parents=True)
+    (top / "audio").mkdir()
+    lines = ["filename,fold,target,category,esc10,src_file,take"]
+    for k in range(2000):
+        name = f"{k % 5 + 1}-{k}-A-{k % 50}.wav"
+        lines.append(f"{name},{k % 5 + 1},{k % 50},class{k % 50},False,{k},A")
+        (top / "audio" / name).write_bytes(b"")
+    (top / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    return top
+
+
+def _full_fsdd(top, speakers=("george", "jackson", "nicolas", "theo")):
+    (top / "recordings").mkdir(parents=True)
+    for speaker in speakers:
+        for digit in range(10):
+            for index in range(50):
+                (top / "recordings" / f"{digit}_{speaker}_{index}.wav").write_bytes(b"")
+    return top
+
+
+def test_content_verification_of_the_sources_without_checksum(tmp_path):
+    assert SOURCES["esc50"].verify is download_module.verify_esc50
+    assert SOURCES["fsdd"].verify is download_module.verify_fsdd
+    esc50 = _full_esc50(tmp_path / "esc50")
+    download_module.verify_esc50(esc50)
+    (esc50 / "audio" / "3-2-A-2.wav").unlink()
+    with pytest.raises(DataError, match=r"1 listed file\(s\) missing from audio/, e\.g\. 3-2-A-2\.wav"):
+        download_module.verify_esc50(esc50)
+    lines = (esc50 / "meta" / "esc50.csv").read_text().splitlines()
+    (esc50 / "meta" / "esc50.csv").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(DataError, match="lists 1999 clips, not 2000.*not 400 in each"):
+        download_module.verify_esc50(esc50)
+    fsdd = _full_fsdd(tmp_path / "fsdd")
+    download_module.verify_fsdd(fsdd)
+    (fsdd / "recordings" / "7_theo_49.wav").unlink()
+    with pytest.raises(DataError, match="theo: missing e.g. 7_theo_49.wav"):
+        download_module.verify_fsdd(fsdd)
+    with pytest.raises(DataError, match="holds 2 speaker"):
+        download_module.verify_fsdd(_full_fsdd(tmp_path / "two", speakers=("a", "b")))
+
+
+def test_the_real_fsdd_copy_passes_the_content_check(fsdd_root):
+    download_module.verify_fsdd(fsdd_root)
+
+
+def test_download_rejects_an_archive_whose_content_is_incomplete(tmp_path, monkeypatch):
+    tree = make_fsdd(tmp_path / "src", speakers=("a",), n_per_digit=1, digits=(0, 1))
+    payload = _zip_tree(tree, "free-spoken-digit-dataset-master")
+    _serve(monkeypatch, payload)
+    root = tmp_path / "fsdd"
+    with pytest.raises(DataError, match="FSDD download is incomplete"):
+        download_dataset("fsdd", root)
+    assert not (root / "recordings").exists()  # nothing half-verified is moved into place

@@ -8,21 +8,31 @@ on the fly and ``folder`` is your own data: neither has anything to download.
 Checksums: UrbanSound8K (md5, as published on its Zenodo record) and Speech Commands v0.02
 (sha256, the value torchaudio checks) are verified. FSDD and ESC-50 come from GitHub
 "archive of a branch" zips, which GitHub regenerates and whose bytes are not guaranteed to
-stay the same; their checksum is ``None`` and only the archive's integrity (it unpacks and
-holds the expected files) is checked.
+stay the same, so no archive digest can be pinned. Their *content* is verified instead,
+against the invariants of the published datasets (a stable check that needs no digest):
+
+- ESC-50: ``meta/esc50.csv`` lists exactly 2000 clips, 400 per fold 1-5 and 40 per each of the
+  50 classes, and every listed file is in ``audio/``;
+- FSDD: ``recordings/`` holds, for every speaker, the complete grid of 10 digits x 50
+  recordings (``{digit}_{speaker}_{0..49}.wav``), for at least 4 speakers (releases since 2017
+  have 4 to 6).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +55,8 @@ class DatasetSource:
         top_folder: Folder inside the archive that holds the dataset, or ``None`` when the
             archive's top level is the dataset itself.
         marker: Path (relative to ``root``) that exists once the dataset is in place.
+        verify: Content check of the unpacked dataset folder (raises :class:`DataError`), for
+            sources without a stable checksum.
     """
 
     url: str
@@ -53,6 +65,65 @@ class DatasetSource:
     algorithm: str
     top_folder: str | None
     marker: str
+    verify: Callable[[Path], None] | None = None
+
+
+_FSDD_NAME = re.compile(r"^([0-9])_([A-Za-z]+)_([0-9]+)\.wav$")
+
+
+def verify_fsdd(top: Path) -> None:
+    """Check an unpacked FSDD release: every speaker has 10 digits x 50 recordings, >= 4 speakers.
+
+    Raises:
+        DataError: Naming the speakers with missing recordings (a few of them) or the count.
+    """
+    grid: dict[str, set[tuple[int, int]]] = {}
+    for path in (top / "recordings").glob("*.wav"):
+        match = _FSDD_NAME.match(path.name)
+        if match:
+            digit, speaker, index = match.groups()
+            grid.setdefault(speaker, set()).add((int(digit), int(index)))
+    expected = {(d, i) for d in range(10) for i in range(50)}
+    incomplete = {s: sorted(expected - have)[:3] for s, have in grid.items() if not expected <= have}
+    if incomplete:
+        detail = "; ".join(
+            f"{s}: missing e.g. {', '.join(f'{d}_{s}_{i}.wav' for d, i in m)}" for s, m in incomplete.items()
+        )
+        raise DataError(f"FSDD download is incomplete ({detail}); download it again with --force")
+    if len(grid) < 4:
+        raise DataError(
+            f"FSDD download holds {len(grid)} speaker(s) ({', '.join(sorted(grid)) or 'none'}); every release has "
+            "at least 4: download it again with --force"
+        )
+
+
+def verify_esc50(top: Path) -> None:
+    """Check an unpacked ESC-50 release: 2000 clips in the CSV, 400 per fold, 40 per class, all present.
+
+    Raises:
+        DataError: Naming what is off (row count, fold/class balance, missing files).
+    """
+    try:
+        with open(top / "meta" / "esc50.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"ESC-50 download: cannot read meta/esc50.csv ({exc})") from exc
+    problems = []
+    if len(rows) != 2000:
+        problems.append(f"meta/esc50.csv lists {len(rows)} clips, not 2000")
+    folds = Counter(r.get("fold") for r in rows)
+    if sorted(folds.items()) != [(str(f), 400) for f in range(1, 6)]:
+        problems.append(f"clips per fold {dict(sorted(folds.items()))} are not 400 in each of folds 1-5")
+    classes = Counter(r.get("target") for r in rows)
+    if len(classes) != 50 or set(classes.values()) != {40}:
+        problems.append(f"{len(classes)} classes, not 50 classes of 40 clips")
+    missing = [r["filename"] for r in rows if r.get("filename") and not (top / "audio" / r["filename"]).is_file()]
+    if missing:
+        problems.append(f"{len(missing)} listed file(s) missing from audio/, e.g. {', '.join(missing[:3])}")
+    if problems:
+        raise DataError(
+            f"ESC-50 download does not match the release: {'; '.join(problems)}; download it again with --force"
+        )
 
 
 #: Official sources of the downloadable datasets.
@@ -60,18 +131,20 @@ SOURCES: dict[str, DatasetSource] = {
     "fsdd": DatasetSource(
         url="https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.zip",
         filename="free-spoken-digit-dataset-master.zip",
-        checksum=None,  # GitHub branch archive: bytes not stable, no published digest
+        checksum=None,  # GitHub branch archive: bytes not stable; the content is verified instead
         algorithm="sha256",
         top_folder="free-spoken-digit-dataset-master",
         marker="recordings",
+        verify=verify_fsdd,
     ),
     "esc50": DatasetSource(
         url="https://github.com/karolpiczak/ESC-50/archive/master.zip",
         filename="ESC-50-master.zip",
-        checksum=None,  # GitHub branch archive: bytes not stable, no published digest
+        checksum=None,  # GitHub branch archive: bytes not stable; the content is verified instead
         algorithm="sha256",
         top_folder="ESC-50-master",
         marker="meta/esc50.csv",
+        verify=verify_esc50,
     ),
     "urbansound8k": DatasetSource(
         url="https://zenodo.org/records/1203745/files/UrbanSound8K.tar.gz?download=1",
@@ -174,6 +247,8 @@ def _unpack(source: DatasetSource, archive: Path, root: Path, name: str) -> None
                 f"{name}: the archive from {source.url} does not hold {source.top_folder or '.'}/"
                 f"{source.marker}; the download is incomplete or the layout changed upstream"
             )
+        if source.verify is not None:
+            source.verify(top)
         for entry in sorted(top.iterdir()):
             target = root / entry.name
             if target.is_dir() and not target.is_symlink():
