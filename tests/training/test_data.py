@@ -131,3 +131,17 @@ def test_datamodule_on_synthetic():
     assert sum(dm.class_counts()) == len(dm.indices["train"])
     with pytest.raises(ParameterError, match="batch_size"):
         AudioDataModule(ds, batch_size=0)
+
+
+def test_tracked_sets_for_the_information_plane():
+    ds = create_dataset("synthetic", sample_rate=8000, n_per_class=10, duration=0.5)
+    dm = AudioDataModule(ds, batch_size=8, test_folds=[5], use_cache=False)
+    val = dm.tracked_set("val")
+    assert val.inputs.shape == (len(dm.indices["val"]), 4000) and val.rows is None
+    assert torch.equal(val.labels, dm.splits["val"].targets) and "val split of synthetic" in val.description
+    train = dm.tracked_set("train")
+    assert torch.equal(train.inputs, dm.tracked_set("train").inputs)  # fixed: no random crops
+    every = dm.tracked_set("all")
+    assert len(every.labels) == len(ds) and every.batch_size == dm.eval_batch_size
+    with pytest.raises(ParameterError, match="unknown tracked set 'train-forward'"):
+        dm.tracked_set("train-forward")

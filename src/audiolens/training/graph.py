@@ -43,7 +43,7 @@ from audiolens.models import create_model, model_default_cfg
 from audiolens.training.callbacks import InformationPlane, MetricsHistory
 from audiolens.training.data import TrackedSet
 from audiolens.training.experiment import TrainResult, make_trainer
-from audiolens.training.task import warmup_cosine_schedule
+from audiolens.training.task import optimizer_with_schedule
 
 __all__ = ["GRAPH_DATASETS", "GraphDataModule", "NodeClassificationTask", "fit_node_classifier"]
 
@@ -264,12 +264,7 @@ class NodeClassificationTask(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         """Adam with L2 weight decay and the warm-up/cosine schedule (constant by default)."""
-        o = self.optim
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], betas=tuple(o["betas"])
-        )
-        scheduler = warmup_cosine_schedule(optimizer, self.trainer, o["warmup_epochs"], o["min_lr_ratio"])
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer_with_schedule(torch.optim.Adam, self.parameters(), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Stamp the checkpoint with the task and model."""

@@ -32,7 +32,7 @@ from audiolens.functional.presets import FrontendConfig
 from audiolens.models import create_model
 from audiolens.transforms import LogMel, SpecAugment
 
-__all__ = ["ClassificationTask", "load_task", "warmup_cosine_schedule"]
+__all__ = ["ClassificationTask", "load_task", "optimizer_with_schedule", "warmup_cosine_schedule"]
 
 _OPTIM_KEYS = {"lr", "weight_decay", "warmup_epochs", "betas", "min_lr_ratio"}
 _AUGMENT_KEYS = {"mixup_alpha", "freq_mask", "time_mask", "n_freq_masks", "n_time_masks"}
@@ -254,12 +254,7 @@ class ClassificationTask(L.LightningModule):
         Raises:
             ParameterError: Neither ``max_epochs`` nor ``max_steps`` bounds the run.
         """
-        o = self.optim
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], betas=tuple(o["betas"])
-        )
-        scheduler = warmup_cosine_schedule(optimizer, self.trainer, o["warmup_epochs"], o["min_lr_ratio"])
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer_with_schedule(torch.optim.AdamW, self.parameters(), self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Stamp the checkpoint with what ``audiolens evaluate`` needs to know."""
@@ -268,6 +263,21 @@ class ClassificationTask(L.LightningModule):
             "model": self.hparams.model,
             "class_names": self.class_names,
         }
+
+
+def optimizer_with_schedule(
+    optimizer_class: type[torch.optim.Optimizer], parameters: Any, optim: dict[str, Any], trainer: L.Trainer
+) -> dict[str, Any]:
+    """Lightning's optimiser config: ``optimizer_class`` (``lr``, ``weight_decay``, ``betas``) + per-step schedule.
+
+    Raises:
+        ParameterError: As :func:`warmup_cosine_schedule`.
+    """
+    optimizer = optimizer_class(
+        parameters, lr=optim["lr"], weight_decay=optim["weight_decay"], betas=tuple(optim["betas"])
+    )
+    scheduler = warmup_cosine_schedule(optimizer, trainer, optim["warmup_epochs"], optim["min_lr_ratio"])
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def warmup_cosine_schedule(
