@@ -321,6 +321,10 @@ def test_cora_information_plane_run_folder(tmp_path, planetoid_root, monkeypatch
     assert planes[("all", 0.1)]["n_samples"] == 2708 and planes[("train-forward", 0.1)]["n_samples"] == 140
     assert list(planes[("all", 0.1)]["last"]) == ["layers.0", "layers.1", "layers.2", "classifier"]
     assert "Information plane" in (run / "report.html").read_text()
+    bad = ["run", str(REPO / "configs" / "infoplane-cora-gcn.yaml"), "--out", str(tmp_path / "bad")]
+    assert main([*bad, "--set", "data.test_folds=[1]"]) == 2
+    assert main([*bad, "--set", "model.name=small_cnn"]) == 2
+    assert not (tmp_path / "bad").exists()
 
 
 def test_audio_run_gets_an_information_plane_too(tiny, tmp_path):

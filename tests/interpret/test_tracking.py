@@ -379,3 +379,27 @@ def test_torch_geometric_gcn_and_data_object():
     torch.testing.assert_close(tracker.activations(0, "gcn.conv2"), model.eval()(x, edge_index).detach())
     with pytest.raises(ParameterError, match="batch_size=None"):
         tracker.record(data, batch_size=5)
+
+
+def test_transformer_encoder_layers_by_type_in_eval_and_train_mode():
+    torch.manual_seed(3)
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, batch_first=True, dropout=0.1)
+    model = nn.Sequential(nn.Linear(4, 16), nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False))
+    x = torch.randn(6, 5, 4)  # (batch, tokens, features)
+    tracker = ActivationTracker(model, [nn.TransformerEncoderLayer])
+    assert tracker.layer_names == ["1.layers.0", "1.layers.1"]
+    tracker.record(x)
+    model.eval()
+    with torch.no_grad():
+        expected = model[1].layers[0](model[0](x))
+    assert torch.allclose(tracker.activations(0, "1.layers.0"), expected.reshape(6, -1), atol=1e-5)
+    # train mode (listing 1): the attention module's tuple output gives its first tensor
+    attention = ActivationTracker(model, ["1.layers.1.self_attn"])
+    model.train()
+    with attention:
+        model(x)
+    attention.register_new_epoch()
+    assert attention.activations(0, "1.layers.1.self_attn").shape == (6, 5 * 16)
+    assert _no_hooks(model)
+    rows = information_plane(tracker, torch.arange(6) % 2)
+    assert [r["layer"] for r in rows] == ["1.layers.0", "1.layers.1"]

@@ -193,6 +193,11 @@ def _check_before_start(config: dict[str, Any]) -> None:
                 f"model {config['model']['name']!r} is not a graph model; node_classification takes graph_mlp, gcn "
                 "or gat"
             )
+        if data["test_folds"] or data["val_folds"]:
+            raise ParameterError(
+                "data.test_folds / data.val_folds do not apply to node_classification: the graph's public split "
+                "(train/val/test masks) is used; remove them"
+            )
     else:
         if data["name"] not in list_datasets():
             hint = (

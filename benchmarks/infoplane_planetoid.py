@@ -1,6 +1,6 @@
-"""Cora reproduction of the information-plane paper (figures 1 and 2): MLP, GCN and GAT.
+"""Planetoid reproduction of the information-plane paper (figures 1 and 2): MLP, GCN, GAT on Cora or CiteSeer.
 
-Runs ``configs/infoplane-cora-{mlp,gcn,gat}.yaml`` one after the other with ``audiolens run``
+Runs ``configs/infoplane-{cora,citeseer}-{mlp,gcn,gat}.yaml`` one after the other with ``audiolens run``
 (100 full-batch epochs, ReLU, 300-200-100, KDE upper bound, sigma^2 sweep 1e-3 .. 10 in one
 pass, tracked sets ``all`` = 2,708 nodes in eval mode and ``train-forward`` = the paper's 140
 training nodes in train mode), times the whole reproduction, and prints what the paper's
@@ -10,7 +10,8 @@ figures claim next to what we measure:
 - figure 2: the MLP's layers satisfy the data-processing inequality at the last epoch, and the
   GCN's last hidden layer keeps more information about X than the MLP's (sigma^2 = 0.1).
 
-Usage: ``AUDIOLENS_DATA=../shared/data python benchmarks/infoplane_cora.py [--out runs] [--models mlp gcn gat]``
+Usage: ``AUDIOLENS_DATA=../shared/data python benchmarks/infoplane_planetoid.py [--dataset cora|citeseer]
+[--out runs] [--models mlp gcn gat]``
 """
 
 from __future__ import annotations
