@@ -350,6 +350,7 @@ def test_audio_run_gets_an_information_plane_too(tiny, tmp_path):
         (["infoplane={estimator: ksg}"], "unknown infoplane.estimator 'ksg'; valid choices: binning, kde"),
         (["infoplane={noise_variances: [0]}"], "infoplane: noise_variance(s) must be finite and > 0"),
         (["infoplane={tracked: [val, nodes]}"], "infoplane.tracked must list distinct sets"),
+        (["infoplane={n_bootstrap: 1}"], "infoplane: n_bootstrap must be 0 (off) or an integer >= 2"),
         (["infoplane={tracked: [train-forward]}"], "needs full-batch training"),
         (["infoplane={layers: [nope]}"], "unknown layer 'nope'"),
         (["task.type=node_classification"], "unknown graph dataset (task.type node_classification) 'synthetic'"),

@@ -207,6 +207,9 @@ def test_plug_in_estimator():
     [
         (lambda z, y: mutual_information(z, y, "ksg"), "valid choices: .*binning"),
         (lambda z, y: mutual_information(z, y, n_bootstrap=-1), "n_bootstrap"),
+        (lambda z, y: mutual_information(z, y, n_bootstrap=1), "needs 2 resamples"),
+        (lambda z, y: kde_estimates(z, y, block_size=0), "block_size"),
+        (lambda z, y: kde_estimates(z, y, dtype=torch.int64), "floating torch.dtype"),
         (lambda z, y: mutual_information(z, None, shuffled_baseline=True), "need labels"),
         (lambda z, y: binning_estimates(z, y, n_bins=0), "n_bins"),
         (lambda z, y: binning_estimates(z, y, bin_range=(1.0, 1.0)), "high > low"),

@@ -124,3 +124,18 @@ def test_bad_callback_settings(tmp_path, planetoid_root):
 def test_missing_graph_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="missing raw file"):
         GraphDataModule("cora", tmp_path).setup()
+
+
+def test_last_epoch_is_estimated_when_max_steps_ends_training(tmp_path, planetoid_root):
+    callback = InformationPlane(None, tracked="all", every_n_epochs=2)
+    fit_node_classifier(
+        data={"name": "cora", "root": str(planetoid_root)},
+        model={"name": "graph_mlp", "kwargs": SMALL},
+        task={},
+        optim={},
+        trainer={"max_steps": 3, "max_epochs": -1, **FAST},
+        seed=0,
+        run_dir=tmp_path / "run",
+        infoplane=callback,
+    )
+    assert sorted({r["epoch"] for r in callback.rows}) == [0, 2, 3]

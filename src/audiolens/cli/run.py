@@ -241,6 +241,8 @@ def _infoplane_callback(config: dict[str, Any], run_dir: Path | None) -> Informa
             torch.tensor([0, 1, 0, 1]),
             estimator,
             unit=section["unit"],
+            shuffled_baseline=bool(section["shuffled_baseline"]),
+            n_bootstrap=section["n_bootstrap"],
             warn_saturation=False,
             **options,
         )

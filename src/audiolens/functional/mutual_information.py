@@ -247,13 +247,17 @@ def _kde(
     if not variances or min(variances) <= 0 or not all(math.isfinite(v) for v in variances):
         raise ParameterError(f"noise_variance(s) must be finite and > 0, got {list(noise_variances)}")
     settings = [(b, v) for b in bounds for v in variances]
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ParameterError(f"dtype must be a floating torch.dtype (float64 recommended), got {dtype!r}")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1):
+        raise ParameterError(f"block_size must be an integer >= 1 (tile edge), got {block_size!r}")
     n = z.shape[0]
     z = z.to(dtype)
     z = z - z.mean(dim=0, keepdim=True)  # translation-invariant; smaller cancellation error
     sq = (z * z).sum(dim=1)
     if block_size is None:
         block_size = _BLOCK_EDGE
-    block_size = max(1, min(n, int(block_size)))
+    block_size = min(n, block_size)
     scales = [-1.0 / (_BOUND_FACTOR[b] * v) for b, v in settings]
     row_all = torch.zeros(len(settings), n, dtype=dtype, device=z.device)  # sum_j K_ij
     row_class = torch.zeros(len(settings), n, dtype=dtype, device=z.device)  # sum_{j in class(i)} K_ij
@@ -421,7 +425,7 @@ def mutual_information(
         shuffled_baseline: Also estimate I(Z;Y) with randomly permuted labels
             (``i_zy_shuffled``): the value the estimator gives when Z carries no label
             information; a reported I(Z;Y) means little unless it is well above it.
-        n_bootstrap: Number of bootstrap resamples (N samples drawn with replacement, the
+        n_bootstrap: Number of bootstrap resamples, 0 or >= 2 (N samples drawn with replacement, the
             same estimator settings); their standard deviations fill ``i_xz_std`` /
             ``i_zy_std``. 0 (default) skips it. Costs ``n_bootstrap`` extra estimates.
         seed: Seed of the label permutation and of the bootstrap resamples.
@@ -433,15 +437,18 @@ def mutual_information(
         The estimator's :class:`MIEstimate` list, baseline and error bars filled in.
 
     Raises:
-        ParameterError: Unknown estimator (lists the registered ones), ``n_bootstrap < 0``,
+        ParameterError: Unknown estimator (lists the registered ones), ``n_bootstrap`` not 0 or >= 2,
             ``shuffled_baseline`` or ``n_bootstrap`` without labels, and the estimator's own
             errors.
         DataError: NaN or Inf in ``z``.
     """
     if estimator not in _ESTIMATORS:
         raise unknown_choice("estimator", estimator, list_estimators())
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
-        raise ParameterError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0 or n_bootstrap == 1:
+        raise ParameterError(
+            f"n_bootstrap must be 0 (off) or an integer >= 2 (a standard deviation needs 2 resamples), "
+            f"got {n_bootstrap!r}"
+        )
     z, labels = _check_inputs(z, labels)
     if labels is None and (shuffled_baseline or n_bootstrap):
         raise ParameterError("shuffled_baseline and n_bootstrap need labels")
@@ -460,8 +467,7 @@ def mutual_information(
             samples.append(fn(z[idx], labels[idx], unit=unit, warn_saturation=False, **options))
         xz = torch.tensor([[r.i_xz for r in s] for s in samples], dtype=torch.float64)
         zy = torch.tensor([[r.i_zy for r in s] for s in samples], dtype=torch.float64)
-        correction = 1 if n_bootstrap > 1 else 0
-        xz_std, zy_std = xz.std(dim=0, correction=correction), zy.std(dim=0, correction=correction)
+        xz_std, zy_std = xz.std(dim=0), zy.std(dim=0)
         results = [replace(r, i_xz_std=float(xz_std[k]), i_zy_std=float(zy_std[k])) for k, r in enumerate(results)]
     return results
 

@@ -26,8 +26,10 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     tmp.replace(path)
     return path
 
@@ -106,6 +108,11 @@ def plot_cv(per_fold: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path
 _MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
+def _number(value: Any) -> float:
+    """A float, or NaN for a missing value (``None``, ``""``: an empty CSV cell)."""
+    return np.nan if value is None or value == "" else float(value)
+
+
 def _setting_label(row: dict[str, Any]) -> str:
     if row["estimator"] == "kde":
         return f"KDE {row['bound']} bound, sigma^2 = {float(row['noise_variance']):g}"
@@ -160,8 +167,8 @@ def plot_information_plane(
             e = np.array([int(r["epoch"]) for r in pts])
             marker = _MARKERS[k % len(_MARKERS)]
             ax.plot(x, y, "-", color="0.75", lw=0.6, zorder=1)
-            xerr = np.array([float(r.get("i_xz_std") or np.nan) for r in pts])
-            yerr = np.array([float(r.get("i_zy_std") or np.nan) for r in pts])
+            xerr = np.array([_number(r.get("i_xz_std")) for r in pts])
+            yerr = np.array([_number(r.get("i_zy_std")) for r in pts])
             if np.isfinite(xerr).any():
                 ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.6", lw=0.5, zorder=1)
             ax.scatter(

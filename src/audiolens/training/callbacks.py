@@ -16,6 +16,7 @@ import csv
 import io
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,10 +97,15 @@ class InformationPlane(L.Callback):
     Tracked sets (names the data module understands, see
     :meth:`~audiolens.training.data.AudioDataModule.tracked_set`): ``"all"``, ``"train"``,
     ``"val"``, ``"test"`` are recorded in eval mode (no dropout, running batch-norm
-    statistics, no gradient) after every ``every_n_epochs`` epochs, plus epoch 0 (the
+    statistics, no gradient) after every ``every_n_epochs`` epochs and after the last one
+    (also when ``max_steps``/``max_time``/early stopping end training), plus epoch 0 (the
     initial model) at the start of training; ``"train-forward"`` is the paper's listing-1
     choice: the train-mode activations of the training forward pass, restricted to the
     training samples (only for full-batch training, where one forward pass sees them all).
+
+    Epoch numbers: an eval-mode row of epoch ``e`` describes the model *after* ``e`` epochs of
+    updates; a ``train-forward`` row of epoch ``e`` comes from epoch ``e``'s own forward pass,
+    i.e. the model after ``e - 1`` epochs (as in the paper's listing 1).
 
     The model's RNG state is not touched: eval-mode forward passes draw no random numbers, and
     the shuffled-label baseline and bootstrap use their own generator.
@@ -172,6 +178,7 @@ class InformationPlane(L.Callback):
         self.descriptions: dict[str, str] = {}
         self._sets: dict[str, Any] = {}
         self._forward_tracker: ActivationTracker | None = None
+        self._last_epoch: int | None = None
 
     # ------------------------------------------------------------------ setup
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -192,6 +199,13 @@ class InformationPlane(L.Callback):
                     "of the training set"
                 )
             self._sets[name] = tracked
+            if len(tracked.labels) > 20_000:
+                warnings.warn(
+                    f"infoplane: tracked set {name!r} has {len(tracked.labels)} samples; the KDE costs O(N^2 d) per "
+                    "layer and epoch (hours on a CPU for 100k samples): track a smaller set (e.g. 'val'), raise "
+                    "every_n_epochs, or run on a GPU",
+                    stacklevel=2,
+                )
             mode = "train mode, training forward pass" if name == self.TRAIN_FORWARD else "eval mode after each epoch"
             self.descriptions[name] = f"{tracked.description} ({mode})"
 
@@ -204,7 +218,15 @@ class InformationPlane(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Estimate the epoch that just ended (every ``every_n_epochs`` and the last one)."""
         epoch = trainer.current_epoch + 1
-        due = epoch % self.every_n_epochs == 0 or (trainer.max_epochs is not None and epoch >= trainer.max_epochs)
+        self._last_epoch = epoch
+        max_epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs > 0 else None
+        max_steps = trainer.max_steps if trainer.max_steps is not None and trainer.max_steps > 0 else None
+        due = (
+            epoch % self.every_n_epochs == 0
+            or (max_epochs is not None and epoch >= max_epochs)
+            or (max_steps is not None and trainer.global_step >= max_steps)
+            or trainer.should_stop
+        )
         if self._forward_tracker is not None:
             index = self._forward_tracker.register_new_epoch(epoch=epoch)
             if index is not None:
@@ -213,6 +235,14 @@ class InformationPlane(L.Callback):
                     self._estimate(trainer, {epoch: activations}, self.TRAIN_FORWARD, "train")
         if due:
             self._estimate_eval_sets(trainer, pl_module, epoch=epoch)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Estimate the last finished epoch if training stopped early (``max_time``, early stopping)."""
+        if self._last_epoch is None:
+            return
+        done = {r["epoch"] for r in self.rows if r["mode"] == "eval"}
+        if any(name != self.TRAIN_FORWARD for name in self._sets) and self._last_epoch not in done:
+            self._estimate_eval_sets(trainer, pl_module, epoch=self._last_epoch)
 
     def _estimate_eval_sets(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         for name, tracked in self._sets.items():
@@ -243,9 +273,10 @@ class InformationPlane(L.Callback):
             self._forward_tracker.detach()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        """Never leave hooks behind."""
+        """Never leave hooks behind, and drop the half-recorded epoch."""
         if self._forward_tracker is not None:
             self._forward_tracker.detach()
+            self._forward_tracker = None
 
     # ------------------------------------------------------------------ estimation
     def _estimate(self, trainer: L.Trainer, activations: dict[int, Any], name: str, mode: str) -> None:

@@ -294,7 +294,8 @@ def fit_node_classifier(
         model: ``name`` + ``kwargs``.
         task: ``monitor`` (``val_loss``, ``val_accuracy`` or ``val_macro_f1``).
         optim: See :class:`NodeClassificationTask`.
-        trainer: ``lightning.Trainer`` arguments (default ``max_epochs: 100``).
+        trainer: ``lightning.Trainer`` arguments (``max_epochs: 100`` when they set no limit;
+            the CLI's default ``trainer`` section sets 10, so the configs say 100).
         seed: Global seed.
         run_dir: Run folder.
         resume: Continue from ``run_dir/checkpoints/last.ckpt`` when it exists.
