@@ -366,3 +366,16 @@ def test_infoplane_bad_input_is_one_clear_line(tiny, tmp_path, capsys, overrides
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_cross_validation_gives_every_fold_its_information_plane(tiny, tmp_path):
+    run = tmp_path / "cv"
+    args = ["run", str(tiny), "--out", str(run), "--set", "data.test_folds=[4,5]", "--set", "infoplane={}"]
+    args += ["--set", "trainer.max_epochs=1"]
+    assert main(args) == 0
+    for fold in (4, 5):
+        assert (run / f"fold-{fold}" / "infoplane.csv").is_file()
+        assert (run / f"fold-{fold}" / "plots" / "infoplane.png").is_file()
+        summary = json.loads((run / f"fold-{fold}" / "infoplane.json").read_text())
+        assert summary["planes"][0]["tracked"] == "val" and summary["planes"][0]["last_epoch"] == 1
+    assert (run / "cv.json").is_file()

@@ -335,6 +335,7 @@ def test_information_plane_rows_selection_binning_and_pop():
         information_plane(tracker, labels, rows=torch.arange(40))
     popped = tracker.pop(5)
     assert list(popped) == tracker.layer_names and tracker.epochs == []
+    assert tracker.record(x) == 6  # indices keep counting after a pop
     with pytest.raises(ParameterError, match="not recorded"):
         tracker.pop(5)
 

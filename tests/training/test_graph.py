@@ -66,6 +66,8 @@ def test_training_with_information_plane_writes_rows_for_both_tracked_sets(tmp_p
     assert {"val_accuracy", "test_accuracy", "test_macro_f1", "infoplane_seconds"} <= set(final)
     assert (final["n_train"], final["n_val"], final["n_test"]) == (140, 500, 1000)
     assert {"train_loss", "train_accuracy", "val_accuracy"} <= set(result.metrics["history"][0])
+    assert result.confusion.shape == (7, 7) and result.confusion.sum() == 1000
+    assert abs(result.confusion.trace() / 1000 - final["test_accuracy"]) < 1e-6
     layers = ["layers.0", "layers.1", "layers.2", "classifier"]
     every = [r for r in callback.rows if r["tracked"] == "all"]
     forward = [r for r in callback.rows if r["tracked"] == "train-forward"]

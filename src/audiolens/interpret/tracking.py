@@ -249,6 +249,7 @@ class ActivationTracker:
         self._buffers: dict[str, list[torch.Tensor]] = {name: [] for name in self.layer_names}
         self._modes: set[bool] = set()
         self._epochs: list[int] = []
+        self._next_index = 0  # one more than the largest index ever recorded (also after pop)
         self._meta: dict[int, dict[str, Any]] = {}
         self._memory: dict[int, dict[str, torch.Tensor]] = {}
 
@@ -361,7 +362,8 @@ class ActivationTracker:
 
         Args:
             epoch: Index to give the closed epoch (an int >= 0 not yet recorded); default: one
-                more than the largest recorded index (0 for the first).
+                more than the largest index recorded so far, popped epochs included (0 for the
+                first).
 
         Returns:
             The index of the closed epoch, or ``None`` when nothing was recorded.
@@ -391,6 +393,7 @@ class ActivationTracker:
             self._memory[index] = tensors
         self._meta[index] = meta
         self._epochs.append(index)
+        self._next_index = max(self._next_index, index + 1)
         self._reset_open_epoch()
         if self.store is not None:
             self._write_index()
@@ -398,7 +401,7 @@ class ActivationTracker:
 
     def _new_epoch_index(self, epoch: int | None) -> int:
         if epoch is None:
-            return max(self._epochs) + 1 if self._epochs else 0
+            return self._next_index
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ParameterError(f"epoch must be an int >= 0, got {epoch!r}")
         if epoch in self._meta:

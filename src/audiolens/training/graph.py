@@ -42,6 +42,7 @@ from audiolens.datasets.planetoid import list_planetoid, load_ogbn_arxiv, load_p
 from audiolens.models import create_model, model_default_cfg
 from audiolens.training.callbacks import InformationPlane, MetricsHistory
 from audiolens.training.data import TrackedSet
+from audiolens.training.evaluate import confusion_matrix
 from audiolens.training.experiment import TrainResult, make_trainer
 from audiolens.training.task import optimizer_with_schedule
 
@@ -302,7 +303,7 @@ def fit_node_classifier(
         infoplane: An :class:`~audiolens.training.callbacks.InformationPlane` callback, or ``None``.
 
     Returns:
-        A :class:`~audiolens.training.experiment.TrainResult` (no confusion matrix).
+        A :class:`~audiolens.training.experiment.TrainResult` with the test nodes' confusion matrix.
 
     Raises:
         ParameterError: Bad names or settings.
@@ -341,6 +342,13 @@ def fit_node_classifier(
         final.update(
             {k: float(v) for k, v in stage(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0].items()}
         )
+    confusion = None
+    if pl_trainer.is_global_zero:  # trainer.test left the best checkpoint's weights in the module
+        module.eval()
+        with torch.no_grad():
+            x, edge_index = module.model_inputs(dm.data, device=pl_trainer.strategy.root_device)
+            probs = torch.softmax(module(x, edge_index), dim=-1)[dm.data.test_mask.to(x.device)].cpu()
+        confusion = confusion_matrix(probs, dm.data.y[dm.data.test_mask])
     monitor = task.get("monitor", "val_loss")
     best_epoch = None
     if rows and monitor in rows[0]:
@@ -367,4 +375,4 @@ def fit_node_classifier(
     if pl_trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     extra = {"device": str(pl_trainer.strategy.root_device)}
-    return TrainResult(metrics, dm.class_names, None, best_path, pl_trainer.is_global_zero, extra)
+    return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, extra)
