@@ -201,6 +201,7 @@ def plot_information_plane(
         if inset is not None:
             inset.tick_params(labelsize=7)
             inset.ticklabel_format(useOffset=False)
+            inset.locator_params(nbins=3)
             inset.set_title(f"epochs {late_from}-{last}", fontsize=7)
             ax.indicate_inset_zoom(inset, edgecolor="0.4")
         n = mine[0].get("n_samples")
