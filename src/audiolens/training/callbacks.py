@@ -108,7 +108,9 @@ class InformationPlane(L.Callback):
     i.e. the model after ``e - 1`` epochs (as in the paper's listing 1).
 
     The model's RNG state is not touched: eval-mode forward passes draw no random numbers, and
-    the shuffled-label baseline and bootstrap use their own generator.
+    the shuffled-label baseline and bootstrap use their own generator. Activations are kept on
+    the CPU between recording and estimation; the estimate runs on the model's device (a GPU
+    when training uses one).
 
     Args:
         out: Folder of ``infoplane.csv`` (rewritten atomically after every estimated epoch;
@@ -232,7 +234,7 @@ class InformationPlane(L.Callback):
             if index is not None:
                 activations = self._forward_tracker.pop(index)
                 if due:
-                    self._estimate(trainer, {epoch: activations}, self.TRAIN_FORWARD, "train")
+                    self._estimate(trainer, pl_module, {epoch: activations}, self.TRAIN_FORWARD, "train")
         if due:
             self._estimate_eval_sets(trainer, pl_module, epoch=epoch)
 
@@ -253,7 +255,7 @@ class InformationPlane(L.Callback):
             inputs = pl_module.model_inputs(tracked.inputs, device=pl_module.device)
             tracker.record(inputs, batch_size=self.batch_size or tracked.batch_size, epoch=epoch)
             self.seconds += time.perf_counter() - started
-            self._estimate(trainer, {epoch: tracker.pop(epoch)}, name, "eval")
+            self._estimate(trainer, pl_module, {epoch: tracker.pop(epoch)}, name, "eval")
 
     # ------------------------------------------------------------------ train-forward set
     def on_train_batch_start(
@@ -279,9 +281,18 @@ class InformationPlane(L.Callback):
             self._forward_tracker = None
 
     # ------------------------------------------------------------------ estimation
-    def _estimate(self, trainer: L.Trainer, activations: dict[int, Any], name: str, mode: str) -> None:
+    def _estimate(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        activations: dict[int, dict[str, Any]],
+        name: str,
+        mode: str,
+    ) -> None:
         started = time.perf_counter()
         tracked = self._sets[name]
+        device = pl_module.device  # estimate where the model runs (a GPU when training uses one)
+        activations = {e: {k: v.to(device) for k, v in layers.items()} for e, layers in activations.items()}
         rows = information_plane(
             activations,
             tracked.labels,
