@@ -234,3 +234,20 @@ def test_kde_block_size_and_dtype_on_larger_data():
     assert [v for r in single for v in (r.i_xz, r.i_zy)] == pytest.approx(
         [v for r in whole for v in (r.i_xz, r.i_zy)], abs=1e-3
     )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    g = torch.Generator().manual_seed(6)
+    z, labels = torch.randn(600, 12, generator=g), torch.randint(0, 5, (600,), generator=g)
+    kwargs = {"noise_variances": (0.1, 1.0), "bounds": ("upper", "lower"), "warn_saturation": False}
+    cpu = kde_estimates(z, labels, **kwargs)
+    gpu = kde_estimates(z.cuda(), labels.cuda(), **kwargs)
+    assert [v for r in gpu for v in (r.i_xz, r.i_zy)] == pytest.approx(
+        [v for r in cpu for v in (r.i_xz, r.i_zy)], abs=1e-9
+    )
+    (binned_cpu,) = binning_estimates(z, labels, n_bins=4)
+    (binned_gpu,) = binning_estimates(z.cuda(), labels.cuda(), n_bins=4)
+    assert (binned_gpu.i_xz, binned_gpu.i_zy) == pytest.approx((binned_cpu.i_xz, binned_cpu.i_zy), abs=1e-9)
+    (boot,) = mutual_information(z.cuda(), labels.cuda(), noise_variances=[1.0], n_bootstrap=2, shuffled_baseline=True)
+    assert boot.i_xz_std >= 0 and boot.i_zy_shuffled == boot.i_zy_shuffled
