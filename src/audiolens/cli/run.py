@@ -267,18 +267,8 @@ def _infoplane_callback(config: dict[str, Any], run_dir: Path | None) -> Informa
 
 def _train_and_report(config: dict[str, Any], run_dir: Path, env: dict[str, Any], resume: bool, worker: bool) -> None:
     sections = {k: config[k] for k in ("data", "features", "model", "task", "optim", "trainer")}
-    if config["task"]["type"] == "node_classification":
-        infoplane = _infoplane_callback(config, None if worker else run_dir)
-        del sections["features"]
-        result = fit_node_classifier(
-            **sections, seed=config["seed"], run_dir=run_dir, resume=resume, infoplane=infoplane
-        )
-        if result.is_global_zero and not worker:
-            env["device_used"] = result.extra.get("device")
-            atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
-            _report_single(run_dir, config, env, result, infoplane)
-        return
-    test_folds = config["data"]["test_folds"] or []
+    node = config["task"]["type"] == "node_classification"
+    test_folds = config["data"]["test_folds"] or []  # node classification: none (checked before start)
     if len(test_folds) > 1:
 
         def run_fold(fold: int, fold_dir: Path, resume_fold: bool) -> dict[str, Any] | None:
@@ -301,7 +291,12 @@ def _train_and_report(config: dict[str, Any], run_dir: Path, env: dict[str, Any]
             write_report(run_dir, config=config, env=env, cv=cv, plots=plots)
         return
     infoplane = _infoplane_callback(config, None if worker else run_dir)
-    result = fit_classifier(**sections, seed=config["seed"], run_dir=run_dir, resume=resume, infoplane=infoplane)
+    if node:
+        del sections["features"]
+        fit = fit_node_classifier
+    else:
+        fit = fit_classifier
+    result = fit(**sections, seed=config["seed"], run_dir=run_dir, resume=resume, infoplane=infoplane)
     if result.is_global_zero and not worker:
         env["device_used"] = result.extra.get("device")
         atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))

@@ -34,21 +34,18 @@ def setting_key(row: Mapping[str, Any]) -> tuple[str, str, str, float, int]:
     )
 
 
-def _same(a: tuple, b: tuple) -> bool:
-    return all(x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)) for x, y in zip(a, b))
+def _hashable(key: tuple) -> tuple:
+    """``key`` with NaN (binning's missing noise variance) as ``None``, so equal settings hash equal."""
+    return tuple(None if isinstance(x, float) and math.isnan(x) else x for x in key)
 
 
 def _groups(rows: Sequence[Mapping[str, Any]]) -> list[tuple[tuple, list[Mapping[str, Any]]]]:
-    groups: list[tuple[tuple, list[Mapping[str, Any]]]] = []
+    """``(setting_key, rows)`` per estimator setting, in order of first appearance."""
+    groups: dict[tuple, tuple[tuple, list[Mapping[str, Any]]]] = {}
     for row in rows:
         key = setting_key(row)
-        for known, members in groups:
-            if _same(known, key):
-                members.append(row)
-                break
-        else:
-            groups.append((key, [row]))
-    return groups
+        groups.setdefault(_hashable(key), (key, []))[1].append(row)
+    return list(groups.values())
 
 
 def dpi_violations(
@@ -135,7 +132,7 @@ def infoplane_summary(
     for key, members in _groups(rows):
         tracked, estimator, bound, variance, n_bins = key
         last_epoch = max(int(r["epoch"]) for r in members)
-        mine = [v for v in violations if _same(setting_key(v), key)]
+        mine = [v for v in violations if _hashable(setting_key(v)) == _hashable(key)]
         last_rows = [r for r in members if int(r["epoch"]) == last_epoch]
         unit = members[0].get("unit", "bits")
         n = members[0].get("n_samples")

@@ -38,9 +38,11 @@ from audiolens.training.evaluate import classification_metrics, confusion_matrix
 from audiolens.training.task import ClassificationTask, load_task
 
 __all__ = [
+    "FittedRun",
     "TrainResult",
     "cross_validate",
     "fit_classifier",
+    "fit_with_history",
     "make_trainer",
     "resolve_features",
     "trainer_kwargs",
@@ -209,23 +211,16 @@ def fit_classifier(
         seed=seed,
         duration=duration,
     )
-    history = MetricsHistory()
-    callbacks: list[L.Callback] = [history] + ([infoplane] if infoplane is not None else [])
-    pl_trainer, checkpoint = make_trainer(run_dir, trainer, monitor=monitor, callbacks=callbacks)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    started = time.perf_counter()
-    pl_trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume and last.is_file() else None)
-    fit_seconds = time.perf_counter() - started
-    rows = list(history.history)  # validate/test below restore callback state from best.ckpt
-    infoplane_state = infoplane.state_dict() if infoplane is not None else None
-    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    fitted = fit_with_history(
+        module, dm, run_dir=run_dir, trainer=trainer, monitor=monitor, resume=resume, infoplane=infoplane
+    )
+    pl_trainer, best_path = fitted.trainer, fitted.best_path
     val = pl_trainer.validate(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0]
     final = {k: float(v) for k, v in val.items()}
     confusion = None
     if dm.indices["test"]:
         test = pl_trainer.test(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0]
         final.update({k: float(v) for k, v in test.items()})
-    result_extra: dict[str, Any] = {}
     if pl_trainer.is_global_zero and dm.indices["test"]:
         device = pl_trainer.strategy.root_device
         probs = predict_probabilities([load_task(best_path, device)], dm.splits["test"], device=device)
@@ -234,28 +229,105 @@ def fit_classifier(
         check = classification_metrics(probs, targets)
         final["test_accuracy"] = check["accuracy"]  # single-process, exact (no DDP padding)
         final["test_macro_f1"] = check["macro_f1"]
-    best_epoch = None
-    if rows and monitor in rows[0]:
-        pick = min if monitor == "val_loss" else max
-        best_epoch = pick(rows, key=lambda r: r.get(monitor, float("nan")))["epoch"]
-    final.update(
-        {
-            "best_epoch": best_epoch,
-            "epochs": len(rows),
-            "n_train": len(dm.indices["train"]),
-            "n_val": len(dm.indices["val"]),
-            "n_test": len(dm.indices["test"]),
-            "fit_seconds": round(fit_seconds, 2),
-        }
+    sizes = {split: len(dm.indices[split]) for split in ("train", "val", "test")}
+    metrics = fitted.write_metrics(final, monitor=monitor, sizes=sizes, run_dir=run_dir, infoplane=infoplane)
+    extra = {"device": str(pl_trainer.strategy.root_device)}
+    return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, extra)
+
+
+@dataclass
+class FittedRun:
+    """What :func:`fit_with_history` leaves for the evaluation that follows it.
+
+    Attributes:
+        trainer: The Lightning trainer (validate/test with it).
+        history: Per-epoch metric rows (taken before validate/test reload callback state).
+        fit_seconds: Wall time of ``trainer.fit``.
+        best_path: ``best.ckpt`` (``last.ckpt`` when nothing was monitored).
+        infoplane_state: The information-plane callback's state right after fitting, or ``None``.
+    """
+
+    trainer: L.Trainer
+    history: list[dict[str, Any]]
+    fit_seconds: float
+    best_path: Path
+    infoplane_state: dict[str, Any] | None
+
+    def write_metrics(
+        self,
+        final: dict[str, Any],
+        *,
+        monitor: str,
+        sizes: dict[str, int],
+        run_dir: Path,
+        infoplane: InformationPlane | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Complete ``final`` (best epoch, epochs, split sizes, fit time, ``extra``), write ``metrics.json``.
+
+        Also restores the information-plane callback's rows, which validate/test replaced by
+        those of ``best.ckpt``. Only process 0 writes.
+
+        Returns:
+            ``{"final": final, "history": rows}`` as written.
+        """
+        rows = self.history
+        best_epoch = None
+        if rows and monitor in rows[0]:
+            pick = min if monitor == "val_loss" else max
+            best_epoch = pick(rows, key=lambda r: r.get(monitor, float("nan")))["epoch"]
+        final.update(
+            {
+                "best_epoch": best_epoch,
+                "epochs": len(rows),
+                "n_train": sizes["train"],
+                "n_val": sizes["val"],
+                "n_test": sizes["test"],
+                "fit_seconds": round(self.fit_seconds, 2),
+                **(extra or {}),
+            }
+        )
+        if infoplane is not None:
+            infoplane.load_state_dict(self.infoplane_state)
+            final["infoplane_seconds"] = round(infoplane.seconds, 2)
+        metrics = {"final": final, "history": rows}
+        if self.trainer.is_global_zero:
+            atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+        return metrics
+
+
+def fit_with_history(
+    module: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    *,
+    run_dir: Path,
+    trainer: dict[str, Any],
+    monitor: str,
+    resume: bool,
+    infoplane: InformationPlane | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> FittedRun:
+    """Fit ``module`` with :func:`make_trainer`, a :class:`MetricsHistory` and the optional information plane.
+
+    Resumes from ``RUN/checkpoints/last.ckpt`` when ``resume`` and it exists.
+
+    Raises:
+        ParameterError: As :func:`make_trainer`.
+    """
+    history = MetricsHistory()
+    callbacks: list[L.Callback] = [history] + ([infoplane] if infoplane is not None else [])
+    pl_trainer, checkpoint = make_trainer(run_dir, trainer, monitor=monitor, callbacks=callbacks, defaults=defaults)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    started = time.perf_counter()
+    pl_trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
+    fit_seconds = time.perf_counter() - started
+    return FittedRun(
+        trainer=pl_trainer,
+        history=list(history.history),  # validate/test reload callback state from best.ckpt afterwards
+        fit_seconds=fit_seconds,
+        best_path=Path(checkpoint.best_model_path) if checkpoint.best_model_path else last,
+        infoplane_state=infoplane.state_dict() if infoplane is not None else None,
     )
-    if infoplane is not None:
-        infoplane.load_state_dict(infoplane_state)
-        final["infoplane_seconds"] = round(infoplane.seconds, 2)
-    metrics = {"final": final, "history": rows}
-    if pl_trainer.is_global_zero:
-        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    result_extra["device"] = str(pl_trainer.strategy.root_device)
-    return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, result_extra)
 
 
 def cross_validate(

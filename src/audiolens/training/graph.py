@@ -23,28 +23,24 @@ nodes), 100 epochs on Cora.
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-import torchmetrics
 from torch import nn
 from torch.utils.data import DataLoader
 
 from audiolens._internal.errors import DataError, ParameterError
-from audiolens._internal.paths import atomic_write_text
 from audiolens.datasets.planetoid import list_planetoid, load_ogbn_arxiv, load_planetoid
 from audiolens.models import create_model, model_default_cfg
-from audiolens.training.callbacks import InformationPlane, MetricsHistory
+from audiolens.training.callbacks import InformationPlane
 from audiolens.training.data import TrackedSet
 from audiolens.training.evaluate import confusion_matrix
-from audiolens.training.experiment import TrainResult, make_trainer
-from audiolens.training.task import optimizer_with_schedule
+from audiolens.training.experiment import TrainResult, fit_with_history
+from audiolens.training.task import optimizer_with_schedule, seed_step, split_metrics
 
 __all__ = ["GRAPH_DATASETS", "GraphDataModule", "NodeClassificationTask", "fit_node_classifier"]
 
@@ -207,19 +203,7 @@ class NodeClassificationTask(L.LightningModule):
         self.num_classes = len(class_names)
         self.seed = seed
         self.model: nn.Module = create_model(model, in_channels=in_channels, num_classes=self.num_classes, **kwargs)
-        metric_args = {"task": "multiclass", "num_classes": self.num_classes}
-        self.metrics = nn.ModuleDict(
-            {
-                split: torchmetrics.MetricCollection(
-                    {
-                        "accuracy": torchmetrics.Accuracy(**metric_args),
-                        "macro_f1": torchmetrics.F1Score(average="macro", **metric_args),
-                    },
-                    prefix=f"{split}_",
-                )
-                for split in ("val", "test")
-            }
-        )
+        self.metrics = split_metrics(self.num_classes)
 
     def model_inputs(self, data: Any, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, edge_index)`` of the graph on ``device`` (the model's arguments)."""
@@ -232,7 +216,7 @@ class NodeClassificationTask(L.LightningModule):
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Re-seed the RNG from ``(seed, global_step)`` (dropout), so ``--resume`` is exact."""
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step * 7_919 + self.global_rank)
+        seed_step(self)
 
     def _scored(self, data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         mask = getattr(data, f"{split}_mask")
@@ -321,22 +305,18 @@ def fit_node_classifier(
         optim=optim,
         seed=seed,
     )
-    history = MetricsHistory()
-    callbacks: list[L.Callback] = [history] + ([infoplane] if infoplane is not None else [])
-    pl_trainer, checkpoint = make_trainer(
-        run_dir,
-        trainer,
-        monitor=task.get("monitor", "val_loss"),
-        callbacks=callbacks,
+    monitor = task.get("monitor", "val_loss")
+    fitted = fit_with_history(
+        module,
+        dm,
+        run_dir=run_dir,
+        trainer=trainer,
+        monitor=monitor,
+        resume=resume,
+        infoplane=infoplane,
         defaults={"max_epochs": 100, "log_every_n_steps": 1},
     )
-    last = run_dir / "checkpoints" / "last.ckpt"
-    started = time.perf_counter()
-    pl_trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume and last.is_file() else None)
-    fit_seconds = time.perf_counter() - started
-    rows = list(history.history)  # validate/test below restore callback state from best.ckpt
-    infoplane_state = infoplane.state_dict() if infoplane is not None else None
-    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    pl_trainer, best_path = fitted.trainer, fitted.best_path
     final: dict[str, Any] = {}
     for stage in (pl_trainer.validate, pl_trainer.test):
         final.update(
@@ -349,30 +329,15 @@ def fit_node_classifier(
             x, edge_index = module.model_inputs(dm.data, device=pl_trainer.strategy.root_device)
             probs = torch.softmax(module(x, edge_index), dim=-1)[dm.data.test_mask.to(x.device)].cpu()
         confusion = confusion_matrix(probs, dm.data.y[dm.data.test_mask])
-    monitor = task.get("monitor", "val_loss")
-    best_epoch = None
-    if rows and monitor in rows[0]:
-        pick = min if monitor == "val_loss" else max
-        best_epoch = pick(rows, key=lambda r: r.get(monitor, float("nan")))["epoch"]
-    sizes = dm.split_sizes()
-    final.update(
-        {
-            "best_epoch": best_epoch,
-            "epochs": len(rows),
-            "n_train": sizes["train"],
-            "n_val": sizes["val"],
-            "n_test": sizes["test"],
-            "fit_seconds": round(fit_seconds, 2),
-        }
-    )
+    rows = fitted.history
+    last_epoch = {}
     if rows and "train_accuracy" in rows[-1]:
-        final["train_accuracy_last_epoch"] = rows[-1]["train_accuracy"]
-        final["val_accuracy_last_epoch"] = rows[-1].get("val_accuracy")
-    if infoplane is not None:
-        infoplane.load_state_dict(infoplane_state)
-        final["infoplane_seconds"] = round(infoplane.seconds, 2)
-    metrics = {"final": final, "history": rows}
-    if pl_trainer.is_global_zero:
-        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+        last_epoch = {
+            "train_accuracy_last_epoch": rows[-1]["train_accuracy"],
+            "val_accuracy_last_epoch": rows[-1].get("val_accuracy"),
+        }
+    metrics = fitted.write_metrics(
+        final, monitor=monitor, sizes=dm.split_sizes(), run_dir=run_dir, infoplane=infoplane, extra=last_epoch
+    )
     extra = {"device": str(pl_trainer.strategy.root_device)}
     return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, extra)

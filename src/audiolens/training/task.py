@@ -32,7 +32,14 @@ from audiolens.functional.presets import FrontendConfig
 from audiolens.models import create_model
 from audiolens.transforms import LogMel, SpecAugment
 
-__all__ = ["ClassificationTask", "load_task", "optimizer_with_schedule", "warmup_cosine_schedule"]
+__all__ = [
+    "ClassificationTask",
+    "load_task",
+    "optimizer_with_schedule",
+    "seed_step",
+    "split_metrics",
+    "warmup_cosine_schedule",
+]
 
 _OPTIM_KEYS = {"lr", "weight_decay", "warmup_epochs", "betas", "min_lr_ratio"}
 _AUGMENT_KEYS = {"mixup_alpha", "freq_mask", "time_mask", "n_freq_masks", "n_time_masks"}
@@ -128,19 +135,7 @@ class ClassificationTask(L.LightningModule):
             self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32))
         else:
             self.class_weights = None
-        metric_args = {"task": "multiclass", "num_classes": self.num_classes}
-        self.metrics = nn.ModuleDict(
-            {
-                split: torchmetrics.MetricCollection(
-                    {
-                        "accuracy": torchmetrics.Accuracy(**metric_args),
-                        "macro_f1": torchmetrics.F1Score(average="macro", **metric_args),
-                    },
-                    prefix=f"{split}_",
-                )
-                for split in ("val", "test")
-            }
-        )
+        self.metrics = split_metrics(self.num_classes)
 
     @property
     def sample_rate(self) -> int | None:
@@ -195,7 +190,7 @@ class ClassificationTask(L.LightningModule):
         Every batch's randomness (dropout, SpecAugment, mixup) then depends only on the step,
         so a run resumed from ``last.ckpt`` continues exactly like an uninterrupted one.
         """
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step * 7_919 + self.global_rank)
+        seed_step(self)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """Front-end, SpecAugment, mixup, soft cross-entropy."""
@@ -263,6 +258,29 @@ class ClassificationTask(L.LightningModule):
             "model": self.hparams.model,
             "class_names": self.class_names,
         }
+
+
+def split_metrics(num_classes: int) -> nn.ModuleDict:
+    """``{"val", "test"}`` collections of multiclass accuracy and macro-F1, logged as ``{split}_accuracy`` etc."""
+    args = {"task": "multiclass", "num_classes": num_classes}
+    return nn.ModuleDict(
+        {
+            split: torchmetrics.MetricCollection(
+                {"accuracy": torchmetrics.Accuracy(**args), "macro_f1": torchmetrics.F1Score(average="macro", **args)},
+                prefix=f"{split}_",
+            )
+            for split in ("val", "test")
+        }
+    )
+
+
+def seed_step(module: L.LightningModule) -> None:
+    """Re-seed the global RNG from ``(module.seed, global_step, rank)`` before a training step.
+
+    Every step's randomness then depends only on the step, so a run resumed from ``last.ckpt``
+    continues exactly like an uninterrupted one.
+    """
+    torch.manual_seed(module.seed * 1_000_003 + module.global_step * 7_919 + module.global_rank)
 
 
 def optimizer_with_schedule(
