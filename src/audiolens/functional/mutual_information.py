@@ -154,11 +154,16 @@ def _check_unit(unit: str) -> float:
     return _UNITS[unit]
 
 
-def _label_entropy(inverse: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, float]:
-    """Class counts and the empirical label entropy in nats."""
-    counts = torch.bincount(inverse, minlength=n_classes)
-    p = counts.double() / counts.sum()
-    return counts, float(-(p * torch.log(p)).sum())
+def _entropy(counts: torch.Tensor) -> float:
+    """Plug-in entropy in nats of a distribution given by its counts."""
+    p = counts[counts > 0].double() / counts.sum()
+    return float(-(p * torch.log(p)).sum())
+
+
+def _classes(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Class index ``0..C-1`` of every sample, the count of every class, and H(Y) in nats."""
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    return inverse, counts, _entropy(counts)
 
 
 def _warn_if_saturated(estimate: MIEstimate, max_xz: float, h_y: float, setting: str) -> None:
@@ -262,10 +267,8 @@ def _kde(
     row_all = torch.zeros(len(settings), n, dtype=dtype, device=z.device)  # sum_j K_ij
     row_class = torch.zeros(len(settings), n, dtype=dtype, device=z.device)  # sum_{j in class(i)} K_ij
     if labels is not None:
-        _, inverse = torch.unique(labels, return_inverse=True)
-        n_classes = int(inverse.max()) + 1
-        counts, h_y = _label_entropy(inverse, n_classes)
-        one_hot = torch.nn.functional.one_hot(inverse, n_classes).to(dtype)  # (N, C)
+        inverse, counts, h_y = _classes(labels)
+        one_hot = torch.nn.functional.one_hot(inverse, len(counts)).to(dtype)  # (N, C)
     kern_buf = torch.empty(block_size, block_size, dtype=dtype, device=z.device)
     # K is symmetric: visit the tiles (I, J) with J >= I once and credit row sums to I and
     # column sums to J, which halves the distance products and the exponentials.
@@ -342,12 +345,6 @@ def binning_estimates(
     return _binning(z, labels, unit=unit, warn_saturation=warn_saturation, n_bins=n_bins, bin_range=bin_range)
 
 
-def _entropy_of_symbols(inverse: torch.Tensor) -> float:
-    counts = torch.bincount(inverse)
-    p = counts[counts > 0].double() / inverse.numel()
-    return float(-(p * torch.log(p)).sum())
-
-
 @register_estimator("binning")
 def _binning(
     z: torch.Tensor,
@@ -373,9 +370,7 @@ def _binning(
             raise ParameterError(f"bin_range must be finite with high > low, got {bin_range!r}")
     n = z.shape[0]
     if labels is not None:
-        _, label_inverse = torch.unique(labels, return_inverse=True)
-        n_classes = int(label_inverse.max()) + 1
-        class_counts, h_y = _label_entropy(label_inverse, n_classes)
+        label_inverse, class_counts, h_y = _classes(labels)
     else:
         h_y = float("nan")
     width = high - low
@@ -386,12 +381,11 @@ def _binning(
         else:  # every value identical: one bin
             codes = torch.zeros_like(z, dtype=torch.long)
         _, symbols = torch.unique(codes, dim=0, return_inverse=True)
-        h_t = _entropy_of_symbols(symbols)
+        h_t = _entropy(torch.bincount(symbols))
         if labels is not None:
             h_cond = sum(
-                float(class_counts[c]) / n * _entropy_of_symbols(symbols[label_inverse == c])
-                for c in range(n_classes)
-                if class_counts[c] > 0
+                float(count) / n * _entropy(torch.bincount(symbols[label_inverse == c]))
+                for c, count in enumerate(class_counts.tolist())
             )
             i_zy = h_t - h_cond
         else:
