@@ -108,7 +108,7 @@ def test_missing_root_and_unknown_kwargs(tmp_path):
         load_folder(tmp_path / "gone")
     with pytest.raises(DataError, match="no data root"):
         create_dataset("folder")
-    with pytest.raises(ParameterError, match=r"classes.*valid: manifest, sample_rate"):
+    with pytest.raises(ParameterError, match=r"classes.*valid: labelled, manifest, sample_rate"):
         create_dataset("folder", tmp_path, classes=["a"])
 
 

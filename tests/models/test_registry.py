@@ -75,17 +75,23 @@ def test_constructor_type_error_becomes_parameter_error(monkeypatch):
     def broken(*, num_classes: int = 2):
         raise TypeError("boom")
 
-    monkeypatch.setitem(_registry._model_entrypoints, "broken", broken)
-    monkeypatch.setitem(_registry._model_to_module, "broken", "test")
-    with pytest.raises(ParameterError, match="'broken'.*boom.*accepted keyword arguments: num_"):
-        create_model("broken")
+    _registry.register_model(broken)
+    try:
+        with pytest.raises(ParameterError, match="'broken'.*boom.*accepted keyword arguments: num_"):
+            create_model("broken")
+    finally:
+        _registry.MODELS.remove("broken")
 
 
-def test_register_model_forms_and_duplicates(monkeypatch):
-    monkeypatch.setattr(_registry, "_model_entrypoints", dict(_registry._model_entrypoints))
-    monkeypatch.setattr(_registry, "_model_to_module", dict(_registry._model_to_module))
-    monkeypatch.setattr(_registry, "_model_default_cfgs", dict(_registry._model_default_cfgs))
+@pytest.fixture
+def scratch_models():
+    before = set(_registry.MODELS.names())
+    yield
+    for name in set(_registry.MODELS.names()) - before:
+        _registry.MODELS.remove(name)
 
+
+def test_register_model_forms_and_duplicates(scratch_models):
     @_registry.register_model
     def my_test_model(*, num_classes: int = 2):
         return torch.nn.Linear(1, num_classes)
@@ -105,6 +111,7 @@ def test_register_model_forms_and_duplicates(monkeypatch):
 
     with pytest.raises(ParameterError, match="already registered"):
         _registry.register_model(cnn14)
+    assert not is_model("cnn14") or _registry.model_entrypoint("cnn14").__module__ == "audiolens.models.pann"
 
 
 @pytest.mark.parametrize("name", MODEL_PARAMS)

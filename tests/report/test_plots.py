@@ -3,7 +3,7 @@ import math
 import matplotlib.image as mpimg
 import pytest
 
-from audiolens.report import plot_infoplane_layers, plot_information_plane, plot_training_curves, write_report
+from audiolens.report import plot_infoplane_layers, plot_information_plane, plot_sweep, plot_training_curves
 
 
 def _rows(n_epochs=11, variances=(0.1, 1.0), std=False):
@@ -41,7 +41,7 @@ def test_information_plane_png_has_one_panel_per_setting(tmp_path, std):
     assert plot_information_plane(binned, tmp_path / "binned.png", inset_fraction=0).is_file()
 
 
-def test_layer_curves_training_curves_and_report(tmp_path):
+def test_layer_curves_training_curves_and_sweep(tmp_path):
     rows = [r for r in _rows() if r["noise_variance"] == 0.1]
     layers = plot_infoplane_layers(rows, tmp_path / "plots" / "layers.png")
     history = [
@@ -49,36 +49,11 @@ def test_layer_curves_training_curves_and_report(tmp_path):
         for e in range(1, 4)
     ]
     curves = plot_training_curves(history, tmp_path / "plots" / "curves.png")
-    summary = {
-        "tolerance": 0.01,
-        "planes": [
-            {
-                "tracked": "all",
-                "description": "all nodes of cora: 2708 nodes",
-                "estimator": "kde",
-                "bound": "upper",
-                "noise_variance": 0.1,
-                "n_bins": 0,
-                "unit": "bits",
-                "n_samples": 2708,
-                "last_epoch": 10,
-                "last": {"layers.0": {"i_xz": 6.0, "i_zy": 1.5}, "layers.1": {"i_xz": 6.5, "i_zy": 1.4}},
-                "dpi_holds_last_epoch": False,
-                "dpi_violations_last_epoch": [
-                    {
-                        "quantity": "i_xz",
-                        "earlier": "layers.0",
-                        "later": "layers.1",
-                        "earlier_value": 6.0,
-                        "later_value": 6.5,
-                        "excess": 0.5,
-                    }
-                ],
-                "epochs_with_violations": [10],
-            }
-        ],
+    assert layers.is_file() and curves.is_file()
+    regression = [{"epoch": e, "train_loss": 1 / e, "val_mae": 0.5 / e} for e in range(1, 4)]
+    assert plot_training_curves(regression, tmp_path / "mae.png").is_file()  # any metric, no fixed list
+    variants = {
+        "a": {"mean": 0.8, "ci95": [0.7, 0.9], "per_seed": [0.75, 0.85]},
+        "b": {"mean": 0.6, "ci95": None, "per_seed": [0.6]},
     }
-    report = write_report(tmp_path, config={"seed": 0}, env={}, plots=[layers, curves], infoplane=summary)
-    text = report.read_text()
-    assert "Information plane" in text and "<b>violated</b>" in text and "plots/layers.png" in text
-    assert "all nodes of cora" in text
+    assert plot_sweep(variants, tmp_path / "sweep.png", metric="final.test_accuracy").is_file()

@@ -20,3 +20,18 @@ def positive_int(name: str, value: object, unit: str = "") -> int:
         suffix = f" ({unit})" if unit else ""
         raise ParameterError(f"{name} must be a positive integer{suffix}, got {value!r}")
     return value
+
+
+def probability(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a number in ``[0, 1)`` (a dropout rate; ``bool`` is refused).
+
+    Args:
+        name: Parameter name for the message, e.g. ``"dropout"``.
+        value: The value to check.
+
+    Raises:
+        ParameterError: Naming the parameter, for anything else.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ParameterError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)

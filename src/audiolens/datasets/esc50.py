@@ -22,6 +22,7 @@ from audiolens.datasets._tables import (
     warn_missing,
 )
 from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
+from audiolens.datasets.registry import register_dataset
 
 ESC50_LAYOUT = (
     "expected the ESC-50 layout <root>/meta/esc50.csv (columns filename, fold, target, "
@@ -36,6 +37,7 @@ ESC50_REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
 ESC50_SUBSETS = ("esc50", "esc10")
 
 
+@register_dataset("esc50", default_folder="esc50")
 def load_esc50(
     root: str | os.PathLike | None,
     *,

@@ -17,6 +17,7 @@ from pathlib import Path
 from audiolens._internal.errors import DataError
 from audiolens.datasets._tables import check_sample_rate, name_some
 from audiolens.datasets.base import AudioDataset, Record, require_dir
+from audiolens.datasets.registry import register_dataset
 from audiolens.io import AUDIO_EXTENSIONS
 
 FSDD_LAYOUT = (
@@ -32,6 +33,7 @@ FSDD_PATTERN = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>.+)_(?P<index>[0-9]+)$
 FSDD_TEST_MAX_INDEX = 4
 
 
+@register_dataset("fsdd", default_folder="fsdd")
 def load_fsdd(root: str | os.PathLike | None, *, sample_rate: int | None = None) -> AudioDataset:
     """Build the Free Spoken Digit Dataset from ``root``.
 

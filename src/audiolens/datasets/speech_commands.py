@@ -17,6 +17,7 @@ from pathlib import Path
 from audiolens._internal.errors import DataError, ParameterError, unknown_choice
 from audiolens.datasets._tables import audio_files, check_sample_rate
 from audiolens.datasets.base import AudioDataset, Record, require_dir
+from audiolens.datasets.registry import register_dataset
 
 SPEECH_COMMANDS_LAYOUT = (
     "expected the Speech Commands layout <root>/<label>/<file>.wav (one folder per word, "
@@ -31,6 +32,7 @@ BACKGROUND_NOISE_FOLDER = "_background_noise_"
 SPLIT_LISTS = {"validation_list.txt": "validation", "testing_list.txt": "test"}
 
 
+@register_dataset("speech_commands", default_folder="speech_commands")
 def load_speech_commands(
     root: str | os.PathLike | None,
     *,

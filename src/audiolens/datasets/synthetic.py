@@ -23,6 +23,7 @@ import torch
 from audiolens._internal.errors import ParameterError
 from audiolens.datasets._tables import check_sample_rate
 from audiolens.datasets.base import AudioDataset, Record
+from audiolens.datasets.registry import register_dataset
 
 #: Class names, in target order.
 SYNTHETIC_CLASSES = (
@@ -68,6 +69,7 @@ class SyntheticDataset(AudioDataset):
         return torch.from_numpy(waveform), int(self.sample_rate)
 
 
+@register_dataset("synthetic")
 def load_synthetic(
     root: object = None,
     *,

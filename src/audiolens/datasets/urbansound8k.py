@@ -21,6 +21,7 @@ from audiolens.datasets._tables import (
     warn_missing,
 )
 from audiolens.datasets.base import AudioDataset, Record, find_audio, require_dir
+from audiolens.datasets.registry import register_dataset
 
 URBANSOUND8K_LAYOUT = (
     "expected the UrbanSound8K layout <root>/metadata/UrbanSound8K.csv (columns "
@@ -33,6 +34,7 @@ URBANSOUND8K_LAYOUT = (
 URBANSOUND8K_REQUIRED_COLUMNS = ("slice_file_name", "fold", "classID", "class")
 
 
+@register_dataset("urbansound8k", default_folder="urbansound8k")
 def load_urbansound8k(root: str | os.PathLike | None, *, sample_rate: int | None = None) -> AudioDataset:
     """Build UrbanSound8K from ``root``.
 

@@ -55,6 +55,7 @@ __all__ = [
     "binning_estimates",
     "kde_estimates",
     "kde_mutual_information",
+    "label_entropy",
     "list_estimators",
     "mutual_information",
     "register_estimator",
@@ -164,6 +165,18 @@ def _classes(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Class index ``0..C-1`` of every sample, the count of every class, and H(Y) in nats."""
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
     return inverse, counts, _entropy(counts)
+
+
+def label_entropy(labels: torch.Tensor, unit: str = "bits") -> float:
+    """Empirical (plug-in) entropy H(Y) of integer labels ``(N,)``, in bits or nats.
+
+    The ceiling of every estimate of I(Z;Y) on these labels.
+
+    Raises:
+        ParameterError: Unknown ``unit``.
+    """
+    scale = _check_unit(unit)
+    return _classes(labels.reshape(-1))[2] * scale
 
 
 def _warn_if_saturated(estimate: MIEstimate, max_xz: float, h_y: float, setting: str) -> None:

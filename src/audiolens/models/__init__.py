@@ -4,7 +4,11 @@ Every spectrogram model (``input_kind == "logmel"``) takes a log-Mel batch
 ``(batch, n_mels, n_frames)`` (the front-end lives outside the model) and returns logits
 ``(batch, num_classes)``. Uniform interface: ``input_kind``, ``n_mels``, ``num_classes``,
 ``embed_dim``, ``min_frames``, ``forward_features``, ``forward_head``, ``get_classifier`` and
-``reset_classifier``.
+``reset_classifier``. ``forward`` may also return ``(logits, {name: auxiliary loss})``
+(:func:`split_output`).
+
+The ``model`` section of an experiment (:class:`ModelConfig`) adds initial weights
+(:func:`load_init_checkpoint`, with per-model key filters) and freezing (:func:`freeze`).
 
 The graph models ``graph_mlp``, ``gcn`` and ``gat`` (``input_kind == "graph"``, family
 ``"graph"``) take ``(x, edge_index)`` and return node logits ``(num_nodes, num_classes)``; see
@@ -18,11 +22,21 @@ Example:
 """
 
 from audiolens.models import graph, pann, small_cnn  # noqa: F401 (import registers the models)
+from audiolens.models._builder import (
+    InitReport,
+    ModelConfig,
+    freeze,
+    load_init_checkpoint,
+    read_state_dict,
+    split_output,
+)
 from audiolens.models._registry import (
+    MODELS,
     create_model,
     is_model,
     list_models,
     list_modules,
+    model_checkpoint_filter,
     model_default_cfg,
     model_entrypoint,
     model_family,
@@ -33,20 +47,28 @@ from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn
 from audiolens.models.small_cnn import SmallCNN
 
 __all__ = [
+    "MODELS",
     "Cnn6",
     "Cnn10",
     "Cnn14",
     "GAT",
     "GCN",
     "GraphMLP",
+    "InitReport",
+    "ModelConfig",
     "PannCnn",
     "SmallCNN",
     "create_model",
+    "freeze",
     "is_model",
     "list_models",
     "list_modules",
+    "load_init_checkpoint",
+    "model_checkpoint_filter",
     "model_default_cfg",
     "model_entrypoint",
     "model_family",
+    "read_state_dict",
     "register_model",
+    "split_output",
 ]

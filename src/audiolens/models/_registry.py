@@ -18,7 +18,6 @@ log-Mel model of :mod:`audiolens.models`.
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
@@ -26,15 +25,19 @@ from typing import Any, TypeVar, overload
 import torch
 from torch import nn
 
-from audiolens._internal.errors import ParameterError, unknown_choice
+from audiolens._internal.errors import ParameterError
+from audiolens._internal.registry import Registry
 
 __all__ = [
+    "MODELS",
+    "CheckpointFilter",
     "check_logmel_input",
     "create_model",
     "is_model",
     "list_models",
     "list_modules",
     "model_default_cfg",
+    "model_checkpoint_filter",
     "model_entrypoint",
     "model_family",
     "register_model",
@@ -42,20 +45,34 @@ __all__ = [
 
 _F = TypeVar("_F", bound=Callable[..., nn.Module])
 
-_model_entrypoints: dict[str, Callable[..., nn.Module]] = {}
-_model_to_module: dict[str, str] = {}
-_model_default_cfgs: dict[str, dict[str, Any]] = {}
+#: Every registered model factory; plug-ins of other packages (entry-point group
+#: ``audiolens.plugins``) are loaded on the first lookup.
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+#: A per-model checkpoint filter: ``fn(state_dict, model) -> state_dict`` renames keys, drops
+#: buffers the model does not have, or resamples tensors before ``load_state_dict`` (timm's
+#: ``checkpoint_filter_fn``); see :func:`audiolens.models.load_init_checkpoint`.
+CheckpointFilter = Callable[[dict[str, Any], nn.Module], dict[str, Any]]
 
 
 @overload
-def register_model(fn: _F, *, default_cfg: dict[str, Any] | None = None) -> _F: ...
+def register_model(
+    fn: _F, *, default_cfg: dict[str, Any] | None = None, checkpoint_filter_fn: CheckpointFilter | None = None
+) -> _F: ...
 
 
 @overload
-def register_model(fn: None = None, *, default_cfg: dict[str, Any] | None = None) -> Callable[[_F], _F]: ...
+def register_model(
+    fn: None = None, *, default_cfg: dict[str, Any] | None = None, checkpoint_filter_fn: CheckpointFilter | None = None
+) -> Callable[[_F], _F]: ...
 
 
-def register_model(fn: _F | None = None, *, default_cfg: dict[str, Any] | None = None) -> _F | Callable[[_F], _F]:
+def register_model(
+    fn: _F | None = None,
+    *,
+    default_cfg: dict[str, Any] | None = None,
+    checkpoint_filter_fn: CheckpointFilter | None = None,
+) -> _F | Callable[[_F], _F]:
     """Register a model factory function under its own name.
 
     Usable bare (``@register_model``) or with a config (``@register_model(default_cfg=...)``).
@@ -64,8 +81,11 @@ def register_model(fn: _F | None = None, *, default_cfg: dict[str, Any] | None =
 
     Args:
         fn: The factory; it must accept keyword arguments only and return an ``nn.Module``.
-        default_cfg: Optional metadata (front-end settings, checkpoint file, ...) stored
+        default_cfg: Optional metadata (``input_kind``: the input the model takes, ``"logmel"``,
+            ``"waveform"`` or ``"graph"``; front-end settings, checkpoint names) stored
             alongside the model and returned by :func:`model_default_cfg`.
+        checkpoint_filter_fn: Optional ``fn(state_dict, model) -> state_dict`` applied to
+            weights loaded with ``model.init_checkpoint`` (key renaming for official files).
 
     Returns:
         The function itself (unchanged), or a decorator when ``fn`` is omitted.
@@ -75,13 +95,13 @@ def register_model(fn: _F | None = None, *, default_cfg: dict[str, Any] | None =
     """
 
     def _register(f: _F) -> _F:
-        name = f.__name__
-        old = _model_entrypoints.get(name)
-        if old is not None and (old.__module__, old.__qualname__) != (f.__module__, f.__qualname__):
-            raise ParameterError(f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}")
-        _model_entrypoints[name] = f
-        _model_to_module[name] = f.__module__.rsplit(".", 1)[-1]
-        _model_default_cfgs[name] = dict(default_cfg or {})
+        MODELS.add(
+            f.__name__,
+            f,
+            family=f.__module__.rsplit(".", 1)[-1],
+            default_cfg=dict(default_cfg or {}),
+            checkpoint_filter_fn=checkpoint_filter_fn,
+        )
         return f
 
     if fn is None:
@@ -99,10 +119,7 @@ def list_models(filter: str = "", module: str = "") -> list[str]:
     Returns:
         Sorted model names.
     """
-    names = (n for n in _model_entrypoints if not module or _model_to_module[n] == module)
-    if filter:
-        names = (n for n in names if fnmatch.fnmatchcase(n, filter))
-    return sorted(names)
+    return [n for n in MODELS.names(filter) if not module or MODELS.meta(n)["family"] == module]
 
 
 def list_modules() -> list[str]:
@@ -111,7 +128,7 @@ def list_modules() -> list[str]:
     Returns:
         Sorted family names, e.g. ``["pann", "small_cnn"]``.
     """
-    return sorted(set(_model_to_module.values()))
+    return sorted({MODELS.meta(n)["family"] for n in MODELS.names()})
 
 
 def is_model(name: str) -> bool:
@@ -123,7 +140,7 @@ def is_model(name: str) -> bool:
     Returns:
         True if :func:`create_model` knows ``name``.
     """
-    return name in _model_entrypoints
+    return isinstance(name, str) and name in MODELS
 
 
 def model_entrypoint(name: str) -> Callable[..., nn.Module]:
@@ -138,10 +155,7 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
     Raises:
         ParameterError: If ``name`` is not registered (the message lists the valid names).
     """
-    try:
-        return _model_entrypoints[name]
-    except (KeyError, TypeError):
-        raise unknown_choice("model", name, list_models()) from None
+    return MODELS.get(name)
 
 
 def model_family(name: str) -> str:
@@ -156,8 +170,7 @@ def model_family(name: str) -> str:
     Raises:
         ParameterError: If ``name`` is not registered.
     """
-    model_entrypoint(name)
-    return _model_to_module[name]
+    return MODELS.meta(name)["family"]
 
 
 def model_default_cfg(name: str) -> dict[str, Any]:
@@ -172,8 +185,16 @@ def model_default_cfg(name: str) -> dict[str, Any]:
     Raises:
         ParameterError: If ``name`` is not registered.
     """
-    model_entrypoint(name)
-    return dict(_model_default_cfgs[name])
+    return dict(MODELS.meta(name)["default_cfg"])
+
+
+def model_checkpoint_filter(name: str) -> CheckpointFilter | None:
+    """Return the checkpoint filter registered with model ``name`` (``None`` when it has none).
+
+    Raises:
+        ParameterError: If ``name`` is not registered.
+    """
+    return MODELS.meta(name)["checkpoint_filter_fn"]
 
 
 def _accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, probability
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.models._registry import register_model
 
@@ -109,12 +109,6 @@ def check_graph_input(x: Any, edge_index: Any, *, in_channels: int, model: str, 
                 f"{model}: edge_index refers to nodes {low}..{high} but x has {x.shape[0]} nodes "
                 f"(valid indices 0..{x.shape[0] - 1})"
             )
-
-
-def _check_dropout(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < 1):
-        raise ParameterError(f"{name} must be a float in [0, 1), got {value!r}")
-    return float(value)
 
 
 def _check_hidden(value: object) -> tuple[int, ...]:
@@ -194,7 +188,7 @@ class _GraphNet(nn.Module):
         self.num_classes = positive_int("num_classes", num_classes)
         self.hidden_channels = _check_hidden(hidden_channels)
         self.activation = _check_activation(activation)
-        self.dropout = _check_dropout("dropout", dropout)
+        self.dropout = probability("dropout", dropout)
         self.embed_dim = self.hidden_channels[-1]
 
     def _build(self) -> None:
@@ -473,7 +467,7 @@ class GAT(_GraphNet):
             dropout=dropout,
         )
         self.heads = positive_int("heads", heads)
-        self.attention_dropout = _check_dropout("attention_dropout", attention_dropout)
+        self.attention_dropout = probability("attention_dropout", attention_dropout)
         bad = [h for h in self.hidden_channels if h % self.heads]
         if bad:
             fits = [h for h in range(1, min(self.hidden_channels) + 1) if all(c % h == 0 for c in self.hidden_channels)]

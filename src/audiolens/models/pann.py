@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, probability
 from audiolens._internal.errors import ParameterError
 from audiolens.layers.conv import ConvBlock, ConvBlock5x5, init_bn, init_layer
 from audiolens.models._registry import check_logmel_input, register_model
 
-__all__ = ["Cnn6", "Cnn10", "Cnn14", "PannCnn", "cnn6", "cnn10", "cnn14"]
+__all__ = ["Cnn6", "Cnn10", "Cnn14", "PannCnn", "cnn6", "cnn10", "cnn14", "pann_checkpoint_filter"]
 
 _ZENODO = "https://zenodo.org/record/3987831/files/"
 
@@ -57,10 +57,14 @@ _PANN_FRONTEND = {
 }
 
 
-def _check_prob(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ParameterError(f"{name} must be a float in [0, 1), got {value!r}")
-    return float(value)
+def pann_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Drop the official files' front-end buffers (``spectrogram_extractor.*``, ``logmel_extractor.*``).
+
+    The official PANN checkpoints (``{"model": state_dict}`` on Zenodo) carry torchlibrosa's
+    STFT and Mel weights inside the model; audiolens computes the front-end outside the
+    model (``features.type: logmel``, preset ``pann``), so those keys are not the model's.
+    """
+    return {k: v for k, v in state_dict.items() if not k.startswith(_PANN_FRONTEND["drop_keys"])}
 
 
 class PannCnn(nn.Module):
@@ -108,8 +112,8 @@ class PannCnn(nn.Module):
         super().__init__()
         self.num_classes = positive_int("num_classes", num_classes)
         self.n_mels = positive_int("n_mels", n_mels)
-        self.dropout = _check_prob("dropout", dropout)
-        self.block_dropout = _check_prob("block_dropout", block_dropout)
+        self.dropout = probability("dropout", dropout)
+        self.block_dropout = probability("block_dropout", block_dropout)
         self.pool_sizes = tuple(tuple(p) for p in pool_sizes)
         self.min_frames = 1
         min_mels = 1
@@ -328,7 +332,10 @@ class Cnn14(PannCnn):
         )
 
 
-@register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn6_mAP%3D0.343.pth"})
+@register_model(
+    checkpoint_filter_fn=pann_checkpoint_filter,
+    default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn6_mAP%3D0.343.pth"},
+)
 def cnn6(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn6:
     """PANN Cnn6 (4.8 M parameters, AudioSet mAP 0.343).
 
@@ -344,7 +351,10 @@ def cnn6(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, bloc
     return Cnn6(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
 
 
-@register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn10_mAP%3D0.380.pth"})
+@register_model(
+    checkpoint_filter_fn=pann_checkpoint_filter,
+    default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn10_mAP%3D0.380.pth"},
+)
 def cnn10(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn10:
     """PANN Cnn10 (5.2 M parameters, AudioSet mAP 0.380).
 
@@ -360,7 +370,10 @@ def cnn10(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, blo
     return Cnn10(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
 
 
-@register_model(default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn14_mAP%3D0.431.pth"})
+@register_model(
+    checkpoint_filter_fn=pann_checkpoint_filter,
+    default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn14_mAP%3D0.431.pth"},
+)
 def cnn14(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> Cnn14:
     """PANN Cnn14 (80.8 M parameters, AudioSet mAP 0.431).
 

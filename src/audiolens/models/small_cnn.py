@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, probability
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.layers.conv import POOL_TYPES, init_bn, init_layer, pool2d
 from audiolens.models._registry import check_logmel_input, register_model
@@ -87,9 +87,7 @@ class SmallCNN(nn.Module):
         if not channels:
             raise ParameterError("channels must not be empty")
         self.channels = tuple(positive_int("channels", c) for c in channels)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (0 <= dropout < 1):
-            raise ParameterError(f"dropout must be a float in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = probability("dropout", dropout)
         if pool_type not in POOL_TYPES:
             raise unknown_choice("pool_type", pool_type, POOL_TYPES)
         self.pool_type = pool_type

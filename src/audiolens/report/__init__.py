@@ -1,19 +1,37 @@
-"""Plots and HTML reports (the only place matplotlib is imported)."""
+"""Reports and plots (the only place matplotlib is imported; lower layers return data).
 
-from audiolens.report.html import write_report
+- :func:`write_report`: ``report.html`` of a run folder, rebuilt from its files by the
+  registered section renderers (:func:`register_section`, :data:`SECTIONS`).
+- :func:`write_comparison`: several runs side by side.
+- ``plot_*``: the figures, drawn from plain data.
+"""
+
+from audiolens.report.html import write_comparison, write_report
+from audiolens.report.page import Page, table
 from audiolens.report.plots import (
     plot_confusion_matrix,
     plot_cv,
     plot_infoplane_layers,
     plot_information_plane,
+    plot_runs_overlay,
+    plot_sweep,
     plot_training_curves,
 )
+from audiolens.report.sections import SECTIONS, headline, register_section
 
 __all__ = [
+    "SECTIONS",
+    "Page",
+    "headline",
     "plot_confusion_matrix",
     "plot_cv",
     "plot_infoplane_layers",
     "plot_information_plane",
+    "plot_runs_overlay",
+    "plot_sweep",
     "plot_training_curves",
+    "register_section",
+    "table",
+    "write_comparison",
     "write_report",
 ]

@@ -18,6 +18,8 @@ __all__ = [
     "plot_cv",
     "plot_information_plane",
     "plot_infoplane_layers",
+    "plot_runs_overlay",
+    "plot_sweep",
     "plot_training_curves",
 ]
 
@@ -66,41 +68,111 @@ def plot_confusion_matrix(
     return _save(fig, path)
 
 
+def _curve_keys(history: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """``(loss keys, other metric keys)`` present in a history, in first-seen order."""
+    keys = list(dict.fromkeys(k for row in history for k in row if k not in ("epoch", "lr")))
+    losses = [k for k in keys if k.endswith("loss")]
+    return losses, [k for k in keys if k not in losses]
+
+
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """Loss (train/val) and accuracy (validation; training too when logged) per epoch."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    """Every logged metric per epoch: losses (left panel) and the other metrics (right panel).
+
+    The history is a task's ``metrics.json`` ``history`` (any keys: ``train_loss``,
+    ``val_accuracy``, a regression task's ``val_mae``, ...); training metrics are solid lines,
+    validation ones dashed.
+    """
+    losses, others = _curve_keys(history)
+    fig, axes = plt.subplots(1, 2 if others else 1, figsize=(10 if others else 5.5, 3.6), squeeze=False)
     epochs = [row["epoch"] for row in history]
-    for key, style in (("train_loss", "-"), ("val_loss", "--")):
-        values = [row.get(key, np.nan) for row in history]
-        ax_loss.plot(epochs, values, style, marker="o", ms=3, label=key)
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("cross-entropy (nats)")
-    ax_loss.legend()
-    if any("train_accuracy" in row for row in history):
-        ax_acc.plot(epochs, [row.get("train_accuracy", np.nan) for row in history], "-", ms=3, label="train_accuracy")
-    ax_acc.plot(
-        epochs, [row.get("val_accuracy", np.nan) for row in history], "--", marker="o", ms=3, label="val_accuracy"
-    )
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.set_ylim(0, 1.02)
-    ax_acc.legend()
+    for ax, keys, label in ((axes[0, 0], losses, "loss"), (axes[0, -1], others, "metric")):
+        if ax is axes[0, -1] and not others:
+            break
+        for key in keys:
+            values = [row.get(key, np.nan) for row in history]
+            ax.plot(epochs, values, "--" if key.startswith("val") else "-", marker="o", ms=3, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        if keys:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_cv(per_fold: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """Bar chart of the test accuracy of every cross-validation fold, with the mean."""
+def plot_runs_overlay(histories: dict[str, Sequence[dict[str, Any]]], path: str | os.PathLike) -> Path:
+    """Training curves of several runs overlaid: one panel per metric the runs share, one line per run."""
+    names = list(histories)
+    shared = None
+    for history in histories.values():
+        losses, others = _curve_keys(history)
+        keys = [*losses, *others]
+        shared = keys if shared is None else [k for k in shared if k in keys]
+    shared = shared or []
+    columns = min(3, max(1, len(shared)))
+    rows = max(1, (len(shared) + columns - 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, shared):
+        for name in names:
+            history = histories[name]
+            ax.plot(
+                [r["epoch"] for r in history], [r.get(key, np.nan) for r in history], marker="o", ms=2.5, label=name
+            )
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(shared) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_sweep(variants: dict[str, dict[str, Any]], path: str | os.PathLike, *, metric: str) -> Path:
+    """One point per seed and the mean with its 95 % interval, per sweep variant.
+
+    Args:
+        variants: ``{variant: {"mean", "ci95": [lo, hi] or None, "per_seed": [...]}}``
+            (``sweep.json``).
+        path: PNG file to write.
+        metric: The metric's key path (axis label).
+    """
+    names = list(variants)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 2), 3.6))
+    for x, name in enumerate(names):
+        entry = variants[name]
+        values = [v for v in entry.get("per_seed", []) if v is not None]
+        ax.scatter([x] * len(values), values, color="0.55", s=14, zorder=2)
+        mean = entry.get("mean")
+        if mean is not None:
+            interval = entry.get("ci95")
+            if interval:
+                ax.errorbar(
+                    [x],
+                    [mean],
+                    yerr=[[mean - interval[0]], [interval[1] - mean]],
+                    fmt="o",
+                    color="tab:blue",
+                    capsize=4,
+                    zorder=3,
+                )
+            else:
+                ax.plot([x], [mean], "o", color="tab:blue", zorder=3)
+    ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 4 else 0)
+    ax.set_ylabel(metric)
+    ax.set_title("mean and 95 % t-interval over seeds (grey: seeds)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_cv(per_fold: Sequence[dict[str, Any]], path: str | os.PathLike, *, metric: str = "test metric") -> Path:
+    """Bar chart of the test metric of every cross-validation fold (``value``), with the mean."""
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(per_fold) + 2), 3.5))
-    folds = [str(row["fold"]) for row in per_fold]
-    values = [row["accuracy"] for row in per_fold]
+    folds = [str(row.get("fold_name") or row["fold"]) for row in per_fold]
+    values = [np.nan if row["value"] is None else row["value"] for row in per_fold]
     ax.bar(folds, values, color="tab:blue")
-    ax.axhline(
-        float(np.mean(values)), color="black", ls="--", label=f"mean {np.mean(values):.3f} ± {np.std(values):.3f}"
-    )
+    mean, std = float(np.nanmean(values)), float(np.nanstd(values))
+    ax.axhline(mean, color="black", ls="--", label=f"mean {mean:.3f} ± {std:.3f}")
     ax.set_xlabel("test fold")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(metric)
     ax.legend()
     return _save(fig, path)
 

@@ -1,59 +1,89 @@
-"""Training: Lightning tasks, data modules, callbacks, evaluation, experiment runs, cross-validation."""
+"""Training: Lightning tasks, task plug-ins, data modules, callbacks, evaluation.
+
+- :mod:`~audiolens.training.tasks`: the task registry (:data:`TASKS`, ``task.type``), the
+  :class:`TaskPlugin` base and :func:`load_checkpoint` for any task's checkpoints.
+- Sections of an experiment owned here: :class:`DataConfig` (``data``), :class:`OptimConfig`
+  (``optim``, with the :data:`OPTIMIZERS` and :data:`SCHEDULES` registries),
+  :class:`TrainerConfig` (``trainer``), :class:`EvaluateEntry` (``evaluate`` entries).
+- :class:`ClassificationTask` / :class:`NodeClassificationTask` (LightningModules),
+  :class:`AudioDataModule` / :class:`GraphDataModule`, :class:`MetricsHistory` and the
+  :class:`InformationPlane` callback, :func:`fit_with_history`.
+"""
 
 from audiolens.training.callbacks import INFOPLANE_COLUMNS, InformationPlane, MetricsHistory, write_infoplane_csv
 from audiolens.training.data import (
     AudioDataModule,
+    DataConfig,
     EpochSeededSampler,
+    SourceConfig,
     TrackedSet,
     WaveformDataset,
+    build_dataset,
+    cv_folds,
     decode_all,
     split_indices,
 )
 from audiolens.training.evaluate import (
+    EvaluateEntry,
     classification_metrics,
     confusion_matrix,
     evaluate_checkpoints,
     multilabel_metrics,
     predict_probabilities,
+    select_split,
 )
-from audiolens.training.experiment import (
-    TrainResult,
-    cross_validate,
-    fit_classifier,
-    make_trainer,
-    resolve_features,
-    trainer_kwargs,
-)
-from audiolens.training.graph import GRAPH_DATASETS, GraphDataModule, NodeClassificationTask, fit_node_classifier
-from audiolens.training.task import ClassificationTask, load_task, warmup_cosine_schedule
+from audiolens.training.experiment import FittedRun, TrainResult, default_device, fit_with_history
+from audiolens.training.graph import GRAPH_DATASETS, NODE_OPTIM_DEFAULTS, GraphDataModule, NodeClassificationTask
+from audiolens.training.optim import OPTIMIZERS, SCHEDULES, OptimConfig, configure_optimizers, warmup_cosine_schedule
+from audiolens.training.task import AugmentConfig, ClassificationTask, input_config, load_task, seed_step
+from audiolens.training.tasks import TASKS, TaskPlugin, load_checkpoint, read_checkpoint, register_task
+from audiolens.training.trainer import TrainerConfig, make_trainer
 
 __all__ = [
     "GRAPH_DATASETS",
     "INFOPLANE_COLUMNS",
+    "NODE_OPTIM_DEFAULTS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TASKS",
     "AudioDataModule",
+    "AugmentConfig",
     "ClassificationTask",
+    "DataConfig",
     "EpochSeededSampler",
+    "EvaluateEntry",
+    "FittedRun",
     "GraphDataModule",
     "InformationPlane",
     "MetricsHistory",
     "NodeClassificationTask",
+    "OptimConfig",
+    "SourceConfig",
+    "TaskPlugin",
     "TrackedSet",
     "TrainResult",
+    "TrainerConfig",
     "WaveformDataset",
+    "build_dataset",
     "classification_metrics",
+    "configure_optimizers",
     "confusion_matrix",
-    "cross_validate",
+    "cv_folds",
     "decode_all",
+    "default_device",
     "evaluate_checkpoints",
-    "fit_classifier",
-    "fit_node_classifier",
+    "fit_with_history",
+    "input_config",
+    "load_checkpoint",
     "load_task",
     "make_trainer",
     "multilabel_metrics",
     "predict_probabilities",
-    "resolve_features",
+    "read_checkpoint",
+    "register_task",
+    "seed_step",
+    "select_split",
     "split_indices",
-    "trainer_kwargs",
     "warmup_cosine_schedule",
     "write_infoplane_csv",
 ]

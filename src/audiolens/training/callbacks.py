@@ -7,13 +7,17 @@ sets* (:class:`~audiolens.training.data.TrackedSet`), records their layer activa
 training forward pass (the paper's listing 1, ``train-forward``), estimates
 ``(I(X;Z), I(Z;Y))`` with :func:`~audiolens.interpret.information_plane`, drops the
 activations (memory is bounded by one epoch of one set) and keeps only the rows, which are
-saved in checkpoints (``--resume`` keeps them) and written to ``RUN/infoplane.csv``.
+saved in checkpoints (``--resume`` keeps them) and written to ``RUN/infoplane.csv``, with what
+each tracked set is in ``RUN/infoplane-sets.json`` (description, N, H(Y), time spent).
+
+:class:`MetricsHistory` keeps one row per epoch of every scalar metric the task logs.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import time
 import warnings
@@ -25,9 +29,10 @@ import lightning as L
 
 from audiolens._internal.errors import ParameterError
 from audiolens._internal.paths import atomic_write_text
+from audiolens.functional.mutual_information import label_entropy
 from audiolens.interpret import ActivationTracker, information_plane
 
-__all__ = ["INFOPLANE_COLUMNS", "InformationPlane", "MetricsHistory", "write_infoplane_csv"]
+__all__ = ["INFOPLANE_COLUMNS", "InformationPlane", "MetricsHistory", "read_infoplane_csv", "write_infoplane_csv"]
 
 #: Columns of ``infoplane.csv``, in order.
 INFOPLANE_COLUMNS = (
@@ -50,13 +55,14 @@ INFOPLANE_COLUMNS = (
 
 
 class MetricsHistory(L.Callback):
-    """Record one row of epoch metrics: ``{"epoch", "train_loss", "val_loss", "val_accuracy", ...}``.
+    """Record one row of epoch metrics: ``{"epoch", "train_loss", "val_loss", "val_accuracy", ..., "lr"}``.
 
-    Stateful (saved in checkpoints), so a resumed run keeps the history of the epochs before
-    the interruption. Runs at ``on_train_epoch_end``, before the checkpoint callback.
+    Every scalar metric the task logs is kept (there is no fixed list: a regression task's
+    ``val_mae`` reaches ``metrics.json`` as a classifier's ``val_accuracy`` does); Lightning's
+    per-step copies (``*_step``) are left out. Stateful (saved in checkpoints), so a resumed run
+    keeps the history of the epochs before the interruption. Runs at ``on_train_epoch_end``,
+    before the checkpoint callback.
     """
-
-    KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1")
 
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
@@ -65,9 +71,11 @@ class MetricsHistory(L.Callback):
         """Append the epoch's row (also called on the non-zero ranks; rows are identical)."""
         metrics = trainer.callback_metrics
         row: dict[str, float] = {"epoch": trainer.current_epoch + 1}
-        for key in self.KEYS:
-            if key in metrics:
-                row[key] = float(metrics[key])
+        for key in sorted(metrics):
+            value = metrics[key]
+            if key.endswith("_step") or getattr(value, "numel", lambda: 1)() != 1:
+                continue
+            row[key[: -len("_epoch")] if key.endswith("_epoch") else key] = float(value)
         if trainer.optimizers:
             row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.history = [r for r in self.history if r["epoch"] != row["epoch"]] + [row]
@@ -79,6 +87,24 @@ class MetricsHistory(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the history from a checkpoint."""
         self.history = list(state_dict.get("history", []))
+
+
+def read_infoplane_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read ``infoplane.csv`` back into typed rows (numbers as ``int``/``float``, empty cells as NaN/``None``)."""
+    ints = ("epoch", "n_samples", "n_bins")
+    floats = ("i_xz", "i_zy", "noise_variance", "i_zy_shuffled", "i_xz_std", "i_zy_std")
+    rows = []
+    with Path(path).open(newline="") as handle:
+        for raw in csv.DictReader(handle):
+            row: dict[str, Any] = dict(raw)
+            for key in ints:
+                if key in row:
+                    row[key] = int(row[key]) if row[key] not in ("", None) else 0
+            for key in floats:
+                if key in row:
+                    row[key] = float(row[key]) if row[key] not in ("", None) else math.nan
+            rows.append(row)
+    return rows
 
 
 def write_infoplane_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -115,7 +141,8 @@ class InformationPlane(L.Callback):
     Args:
         out: Folder of ``infoplane.csv`` (rewritten atomically after every estimated epoch;
             process 0 only), or ``None`` to keep the rows in memory only.
-        tracked: Tracked-set names (see above).
+        tracked: Tracked-set names (see above); ``None``: the data module's ``default_tracked``
+            (``["val"]`` when it has none).
         layers: Layer names or types for :class:`~audiolens.interpret.ActivationTracker`
             (``None``: the model's ``named_children``, recursing into containers).
         estimator: A registered estimator (``"kde"``, ``"binning"``).
@@ -146,7 +173,7 @@ class InformationPlane(L.Callback):
         self,
         out: str | Path | None = None,
         *,
-        tracked: Sequence[str] = ("val",),
+        tracked: Sequence[str] | None = ("val",),
         layers: Any = None,
         estimator: str = "kde",
         options: dict[str, Any] | None = None,
@@ -157,11 +184,14 @@ class InformationPlane(L.Callback):
         seed: int = 0,
         batch_size: int | None = None,
     ) -> None:
-        tracked = [tracked] if isinstance(tracked, str) else list(tracked)
-        valid = (*self.EVAL_SETS, self.TRAIN_FORWARD)
-        unknown = [t for t in tracked if t not in valid]
-        if unknown or not tracked or len(set(tracked)) != len(tracked):
-            raise ParameterError(f"infoplane.tracked must list distinct sets from {', '.join(valid)}, got {tracked}")
+        if tracked is not None:
+            tracked = [tracked] if isinstance(tracked, str) else list(tracked)
+            valid = (*self.EVAL_SETS, self.TRAIN_FORWARD)
+            unknown = [t for t in tracked if t not in valid]
+            if unknown or not tracked or len(set(tracked)) != len(tracked):
+                raise ParameterError(
+                    f"infoplane.tracked must list distinct sets from {', '.join(valid)}, got {tracked}"
+                )
         if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) or every_n_epochs < 1:
             raise ParameterError(f"infoplane.every_n_epochs must be an integer >= 1, got {every_n_epochs!r}")
         self.out = Path(out) if out is not None else None
@@ -191,6 +221,8 @@ class InformationPlane(L.Callback):
         if datamodule is None or not hasattr(datamodule, "tracked_set"):
             raise ParameterError("the information plane needs a data module with tracked_set() (an audiolens one)")
         datamodule.setup("fit")
+        if self.tracked is None:
+            self.tracked = list(getattr(datamodule, "default_tracked", ("val",)))
         ActivationTracker(pl_module.model, self.layers)  # unknown layer names fail now, listing the valid ones
         for name in self.tracked:
             tracked = datamodule.tracked_set("train" if name == self.TRAIN_FORWARD else name)
@@ -313,6 +345,21 @@ class InformationPlane(L.Callback):
         self.seconds += time.perf_counter() - started
         if self.out is not None and trainer.is_global_zero:
             write_infoplane_csv(self.rows, self.out / "infoplane.csv")
+            atomic_write_text(self.out / "infoplane-sets.json", json.dumps(self.sets_summary(), indent=2))
+
+    def sets_summary(self) -> dict[str, Any]:
+        """``{"sets": {name: {"description", "n_samples", "h_y"}}, "unit", "seconds"}`` (``infoplane-sets.json``).
+
+        ``h_y`` is the labels' empirical entropy H(Y), the ceiling of I(Z;Y), in :attr:`unit`.
+        """
+        sets = {}
+        for name, tracked in self._sets.items():
+            sets[name] = {
+                "description": self.descriptions.get(name, name),
+                "n_samples": int(len(tracked.labels)),
+                "h_y": label_entropy(tracked.labels, self.unit),
+            }
+        return {"sets": sets, "unit": self.unit, "seconds": round(self.seconds, 2)}
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Data modules: split a dataset by its protocol, decode once, batch fixed-length waveforms.
+"""The ``data`` section and data modules: split a dataset by its protocol, decode once, batch clips.
+
+:class:`DataConfig` is the experiment's ``data`` section; :func:`build_dataset` makes its
+dataset (one registered dataset, or several joined with ``sources``) and :func:`cv_folds` the
+folds of its cross-validation (``test_folds`` with several folds, or ``split: loso``: every
+fold present, one at a time; FSDD's folds are its speakers).
 
 Splitting (:func:`split_indices`), in this order of precedence:
 
@@ -11,6 +16,10 @@ Splitting (:func:`split_indices`), in this order of precedence:
    test, then validation as in 2.
 
 The test set never selects a checkpoint: checkpoints are chosen on validation only.
+
+Targets: a class index (single-label), a 0/1 float vector ``(num_classes,)`` (multi-label), or
+:data:`~audiolens.datasets.NO_TARGET` (unlabelled audio); stratified holdouts need class labels
+and fall back to seeded random ones otherwise.
 
 Waveforms are decoded once (soundfile + soxr) and kept in memory; decoded datasets are
 cached on disk under ``$AUDIOLENS_CACHE/waveforms`` (keyed by the files' paths, sizes and
@@ -25,27 +34,150 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from pydantic import BeforeValidator, Field, model_validator
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from audiolens._internal.checks import positive_int
+from audiolens._internal.config import Config, NonNegativeInt, PositiveFloat, PositiveInt
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens._internal.paths import atomic_open, atomic_write_text, cache_dir
-from audiolens.datasets.base import AudioDataset
+from audiolens.datasets import AudioDataset, concat_datasets, create_dataset, select_folds
 
 __all__ = [
     "AudioDataModule",
+    "DataConfig",
     "EpochSeededSampler",
+    "SourceConfig",
     "TrackedSet",
     "WaveformDataset",
+    "build_dataset",
+    "cv_folds",
     "decode_all",
     "split_indices",
 ]
+
+
+def _as_list(value: Any) -> Any:
+    """A single fold number is a list of one (``test_folds: 1`` or ``--set data.test_folds=1``)."""
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Folds = Annotated[list[Annotated[int, Field(ge=1)]] | None, BeforeValidator(_as_list)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+class SourceConfig(Config):
+    """One entry of ``data.sources``.
+
+    Attributes:
+        name: Registered dataset name.
+        root: The dataset's own top folder (``None``: its default below ``$AUDIOLENS_DATA``).
+        folds: Only these folds of the dataset (``None``: all of it).
+        kwargs: Dataset-specific options (e.g. ``{labelled: false}`` for ``folder``).
+    """
+
+    name: str
+    root: str | None = None
+    folds: Folds = None
+    kwargs: dict[str, Any] = {}
+
+
+class DataConfig(Config):
+    """The ``data`` section of an experiment.
+
+    Attributes:
+        name: Registered dataset (``audiolens`` lists them in errors); or use ``sources``.
+        root: The dataset's own top folder (``${AUDIOLENS_DATA}/fsdd``; ``None``: its default).
+        sources: Several datasets joined into one (e.g. unlabelled pre-training audio:
+            ``[{name: esc50, folds: [1, 2, 3, 4]}, {name: fsdd}]``); excludes ``name``.
+        sample_rate: Rate in Hz the audio is decoded at (default: the front-end's).
+        split: ``auto`` (the precedence of :func:`split_indices`) or ``loso``: leave one fold
+            out, one sub-run per fold present (FSDD: leave-one-speaker-out over every speaker,
+            named in ``cv.json``).
+        test_folds: Folds held out for test; more than one runs k-fold cross-validation.
+        val_folds: Folds used for validation (default: a stratified ``val_fraction`` of training).
+        val_fraction: Validation share of the training data when no ``val_folds``.
+        test_fraction: Test share when the dataset has neither folds given nor an official split.
+        batch_size: Training batch size.
+        duration: Clip length in s (default: the longest clip, at most 30 s).
+        num_workers: DataLoader worker processes.
+        kwargs: Dataset-specific options (e.g. ``{subset: esc10}``).
+    """
+
+    name: str | None = None
+    root: str | None = None
+    sources: list[SourceConfig] | None = None
+    sample_rate: PositiveInt | None = None
+    split: Literal["auto", "loso"] = "auto"
+    test_folds: Folds = None
+    val_folds: Folds = None
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.2
+    batch_size: PositiveInt = 32
+    duration: PositiveFloat | None = None
+    num_workers: NonNegativeInt = 0
+    kwargs: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        if self.sources is not None and (self.name is not None or self.root is not None or self.kwargs):
+            raise ParameterError("data.sources replaces data.name, data.root and data.kwargs; give one or the other")
+        if self.sources is None and not self.name:
+            raise ParameterError(
+                "data.name is required (fsdd, esc50, urbansound8k, speech_commands, folder, synthetic, ...), "
+                "or data.sources"
+            )
+        overlap = sorted(set(self.test_folds or []) & set(self.val_folds or []))
+        if overlap:
+            raise ParameterError(f"data.val_folds and data.test_folds share fold(s) {overlap}; a fold cannot be both")
+        if self.split == "loso" and self.test_folds:
+            raise ParameterError("data.split: loso holds out every fold in turn; remove data.test_folds")
+        return self
+
+
+def build_dataset(config: DataConfig, sample_rate: int | None) -> AudioDataset:
+    """The dataset of the ``data`` section, decoded at ``sample_rate`` Hz.
+
+    Raises:
+        ParameterError: Unknown dataset names or options, folds a source does not have.
+        DataError: Missing or unreadable data.
+    """
+    if config.sources is None:
+        return create_dataset(config.name, config.root, sample_rate=sample_rate, **config.kwargs)
+    parts = []
+    for k, source in enumerate(config.sources):
+        dataset = create_dataset(source.name, source.root, sample_rate=sample_rate, **source.kwargs)
+        if source.folds is not None:
+            dataset = select_folds(dataset, source.folds, f"data.sources[{k}].folds")
+        parts.append(dataset)
+    return concat_datasets(parts)
+
+
+def cv_folds(config: DataConfig, dataset: AudioDataset | None = None) -> list[int] | None:
+    """The folds of the experiment's cross-validation (one sub-run each), or ``None`` for a single run.
+
+    ``test_folds`` with more than one fold, or every fold of the dataset with ``split: loso``.
+
+    Raises:
+        ParameterError: ``split: loso`` on a dataset without folds (or with a single one).
+    """
+    if config.test_folds and len(config.test_folds) > 1:
+        return list(config.test_folds)
+    if config.split != "loso":
+        return None
+    dataset = dataset if dataset is not None else build_dataset(config, config.sample_rate)
+    folds = [f for f in dataset.folds if f not in set(config.val_folds or [])]
+    if len(folds) < 2:
+        raise ParameterError(
+            f"data.split: loso needs a dataset with at least 2 folds; {dataset.name!r} has {dataset.folds or 'none'}"
+        )
+    return folds
 
 
 @dataclass(frozen=True)
@@ -76,6 +208,10 @@ def _stratified_holdout(
     if fraction <= 0 or len(indices) < 2:
         return indices, []
     labels = [targets[i] for i in indices]
+    if not all(isinstance(t, int) and t >= 0 for t in labels):  # multi-label or unlabelled: random holdout
+        n_holdout = min(len(indices) - 1, max(1, round(fraction * len(indices))))
+        keep, held = train_test_split(indices, test_size=n_holdout, random_state=seed)
+        return sorted(keep), sorted(held)
     counts = np.bincount(labels)
     n_holdout = min(len(indices) - 1, max(1, round(fraction * len(indices))))
     n_classes = len(set(labels))
@@ -198,12 +334,26 @@ class WaveformDataset(Dataset):
 
     Items are ``(waveform (n_samples,), target)``; clips longer than ``n_samples`` are cropped
     (randomly when ``random_crop``, from the start otherwise), shorter ones zero-padded at the end.
+
+    Args:
+        waves: ``(n_samples_i,)`` waveforms.
+        targets: Class indices ``(N,)`` (long), or a tensor of any other targets with ``N``
+            rows (multi-label 0/1 vectors ``(N, num_classes)``).
+        n_samples: Clip length.
+        random_crop: Random crops (training) instead of the start.
     """
 
     def __init__(
-        self, waves: Sequence[torch.Tensor], targets: Sequence[int], n_samples: int, random_crop: bool = False
+        self,
+        waves: Sequence[torch.Tensor],
+        targets: Sequence[int] | torch.Tensor,
+        n_samples: int,
+        random_crop: bool = False,
     ):
-        self.waves, self.targets = list(waves), torch.as_tensor(list(targets), dtype=torch.long)
+        self.waves = list(waves)
+        self.targets = (
+            targets if isinstance(targets, torch.Tensor) else torch.as_tensor(list(targets), dtype=torch.long)
+        )
         self.n_samples, self.random_crop = n_samples, random_crop
         self.epoch, self.seed = 0, 0
 
@@ -318,12 +468,28 @@ class AudioDataModule(L.LightningDataModule):
         longest = max(w.numel() for w in self._waves)
         return min(longest, 30 * self.sample_rate)
 
+    @property
+    def target_type(self) -> str:
+        """``"class"``, ``"multilabel"`` or ``"none"`` (the dataset's)."""
+        return self.dataset.target_type
+
+    def targets(self, indices: Sequence[int]) -> torch.Tensor:
+        """Targets of records ``indices``: class indices ``(N,)``, 0/1 vectors ``(N, C)`` or ``-1`` ``(N,)``."""
+        records = self.dataset.records
+        if self.dataset.target_type == "multilabel":
+            if not indices:
+                return torch.zeros(0, len(self.class_names))
+            return torch.stack([self.dataset.target_vector(records[i].target) for i in indices])
+        return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
+
     def class_counts(self) -> list[int]:
-        """Number of training examples per class."""
-        counts = np.bincount(
-            [self.dataset.records[i].target for i in self.indices["train"]], minlength=len(self.class_names)
-        )
-        return counts.tolist()
+        """Training examples per class (multi-label: positives per class; unlabelled: ``[]``)."""
+        train = self.targets(self.indices["train"])
+        if self.dataset.target_type == "multilabel":
+            return train.sum(dim=0).long().tolist()
+        if self.dataset.target_type == "none":
+            return []
+        return np.bincount(train.numpy(), minlength=len(self.class_names)).tolist()
 
     def _decode(self) -> None:
         if self._waves is None:
@@ -337,10 +503,7 @@ class AudioDataModule(L.LightningDataModule):
         n = self.n_samples
         for name, idx in self.indices.items():
             self.splits[name] = WaveformDataset(
-                [self._waves[i] for i in idx],
-                [self.dataset.records[i].target for i in idx],
-                n,
-                random_crop=name == "train",
+                [self._waves[i] for i in idx], self.targets(idx), n, random_crop=name == "train"
             )
 
     def tracked_set(self, name: str) -> TrackedSet:
@@ -359,7 +522,7 @@ class AudioDataModule(L.LightningDataModule):
         waves, labels = [], []
         for n in names:
             split = self.splits[n]
-            evaluation = WaveformDataset(split.waves, split.targets.tolist(), split.n_samples)
+            evaluation = WaveformDataset(split.waves, split.targets, split.n_samples)
             waves.extend(evaluation[i][0] for i in range(len(evaluation)))
             labels.append(split.targets)
         if not waves:

@@ -1,16 +1,21 @@
-"""Evaluation: predictions, metrics and checkpoint ensembles.
+"""Evaluation: predictions, metrics, checkpoint ensembles, and the ``evaluate`` section's entries.
 
 Metrics are torchmetrics' (accuracy, macro-F1, multilabel mean average precision); the
-confusion matrix is returned as data (``report`` draws it).
+confusion matrix is returned as data (``report`` draws it). :class:`EvaluateEntry` is one entry
+of the experiment's ``evaluate:`` list (and what ``audiolens evaluate`` evaluates on);
+:func:`select_split` picks its records.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 from torchmetrics.functional.classification import (
     multiclass_accuracy,
     multiclass_confusion_matrix,
@@ -18,18 +23,81 @@ from torchmetrics.functional.classification import (
     multilabel_average_precision,
 )
 
+from audiolens._internal.config import Config
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.datasets.base import AudioDataset
 from audiolens.training.data import WaveformDataset, decode_all
 from audiolens.training.task import ClassificationTask, load_task
 
 __all__ = [
+    "EvaluateEntry",
     "classification_metrics",
     "confusion_matrix",
     "evaluate_checkpoints",
     "multilabel_metrics",
     "predict_probabilities",
+    "select_split",
 ]
+
+
+class EvaluateEntry(Config):
+    """One entry of the ``evaluate:`` section: a dataset the trained model is evaluated on.
+
+    Attributes:
+        name: Registered dataset name.
+        root: The dataset's own top folder (``None``: its default below ``$AUDIOLENS_DATA``).
+        split: ``test`` (the dataset's official test split), ``all``, or ``fold=K`` (graphs:
+            ``train``, ``val``, ``test`` or ``all`` nodes).
+        kwargs: Dataset-specific options.
+        id: Output name: the result goes to ``eval/<id>.json`` (default: ``name``; ``test`` is
+            the run's own test split).
+    """
+
+    name: str
+    root: str | None = None
+    split: str = "test"
+    kwargs: dict[str, Any] = {}
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @model_validator(mode="after")
+    def _not_test(self) -> EvaluateEntry:
+        if self.output == "test":
+            raise ParameterError(
+                "evaluate: the id 'test' is the run's own test split (eval/test.json); give this entry another id"
+            )
+        return self
+
+    @property
+    def output(self) -> str:
+        """The name of its result file, ``eval/<output>.json``."""
+        return self.id or re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
+
+
+def select_split(dataset: AudioDataset, split: str) -> list[int]:
+    """Indices of ``dataset`` in ``split``: ``test`` (official test split), ``all`` or ``fold=K``.
+
+    Raises:
+        ParameterError: No official test split, an unknown fold, or another split name.
+    """
+    records = dataset.records
+    if split == "all":
+        return list(range(len(records)))
+    if split == "test":
+        chosen = [i for i, r in enumerate(records) if r.split == "test"]
+        if not chosen:
+            raise ParameterError(
+                f"dataset {dataset.name!r} at {dataset.root} has no official test split; use split all or fold=K"
+            )
+        return chosen
+    if split.startswith("fold="):
+        try:
+            fold = int(split.split("=", 1)[1])
+        except ValueError as exc:
+            raise ParameterError(f"split {split!r}: K must be an integer") from exc
+        if fold not in dataset.folds:
+            raise ParameterError(f"split {split}: dataset {dataset.name!r} has folds {dataset.folds or 'none'}")
+        return [i for i, r in enumerate(records) if r.fold == fold]
+    raise ParameterError(f"split must be test, all or fold=K, got {split!r}")
 
 
 def classification_metrics(probs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
@@ -96,7 +164,7 @@ def predict_probabilities(
     outputs = []
     for start in range(0, len(clips), batch_size):
         batch = torch.stack([clips[i][0] for i in range(start, min(len(clips), start + batch_size))]).to(device)
-        outputs.append(torch.stack([torch.softmax(t.to(device).eval()(batch), dim=-1) for t in tasks]).mean(0).cpu())
+        outputs.append(torch.stack([t.to(device).eval().probabilities(t(batch)) for t in tasks]).mean(0).cpu())
     return torch.cat(outputs) if outputs else torch.zeros(0, tasks[0].num_classes)
 
 
@@ -114,18 +182,27 @@ def evaluate_checkpoints(
     the checkpoint's sample rate and cut/padded to its training duration.
 
     Returns:
-        ``(metrics, probs, targets)`` with metrics ``{"accuracy", "macro_f1", "n"}``.
+        ``(metrics, probs, targets)`` with metrics ``{"accuracy", "macro_f1", "n"}`` (single-label)
+        or ``{"map", "n"}`` (multi-label; targets are 0/1 vectors).
 
     Raises:
-        DataError: Classes of the dataset that the model does not know, an empty selection,
-            checkpoints with different class lists.
+        DataError: Not a classification checkpoint, classes of the dataset that the model does
+            not know, an unlabelled dataset, an empty selection, checkpoints with different
+            class lists or label kinds.
     """
     if not checkpoints:
         raise ParameterError("give at least one checkpoint")
     tasks = [load_task(path, device) for path in checkpoints]
+    for path, task in zip(checkpoints, tasks):
+        if not isinstance(task, ClassificationTask):
+            raise DataError(f"{path} is not a classification checkpoint ({type(task).__name__})")
     names = tasks[0].class_names
     first = tasks[0]
+    if not dataset.labelled:
+        raise DataError(f"dataset {dataset.name!r} at {dataset.root} is unlabelled; nothing to score against")
     for path, task in zip(checkpoints, tasks):
+        if task.multilabel != first.multilabel:
+            raise DataError(f"{path}: single-label and multi-label checkpoints cannot form an ensemble")
         if task.class_names != names:
             raise DataError(f"{path}: its classes differ from {checkpoints[0]}; an ensemble needs the same classes")
         if (task.sample_rate, task.duration) != (first.sample_rate, first.duration):
@@ -147,7 +224,16 @@ def evaluate_checkpoints(
     longest = max(w.numel() for w in waves)
     n_samples = round(first.duration * rate) if first.duration else longest
     remap = [names.index(c) for c in dataset.class_names]
-    targets = torch.tensor([remap[r.target] for r in dataset.records])
-    clips = WaveformDataset(waves, targets.tolist(), n_samples)
+    if first.multilabel:
+        targets = torch.zeros(len(dataset), len(names))
+        for row, record in enumerate(dataset.records):
+            labels = record.target if isinstance(record.target, tuple) else (record.target,)
+            targets[row, [remap[t] for t in labels]] = 1.0
+    else:
+        if dataset.target_type != "class":
+            raise DataError(f"dataset {dataset.name!r} is multi-label; the checkpoint is single-label")
+        targets = torch.tensor([remap[r.target] for r in dataset.records])
+    clips = WaveformDataset(waves, targets, n_samples)
     probs = predict_probabilities(tasks, clips, batch_size=batch_size, device=device)
-    return classification_metrics(probs, targets), probs, targets
+    metrics = multilabel_metrics(probs, targets) if first.multilabel else classification_metrics(probs, targets)
+    return metrics, probs, targets

@@ -13,18 +13,19 @@ nodes), 100 epochs on Cora.
 - :class:`NodeClassificationTask` trains any registered ``input_kind="graph"`` model with
   cross-entropy on the training nodes; it logs ``train_loss`` / ``train_accuracy`` (the
   training forward pass, dropout on, as the paper's figure 1) and ``val_*`` / ``test_*``
-  (eval mode). Optimiser: Adam with L2 weight decay (Kipf & Welling's GCN recipe; lr 0.01,
-  weight decay 5e-4 are the usual Cora values) and the same per-step warm-up/cosine schedule
-  as the audio task (``warmup_epochs: 0``, ``min_lr_ratio: 1`` keep the rate constant).
-- :func:`fit_node_classifier` is the training stage of ``audiolens run`` for
-  ``task.type: node_classification``; its run folder is the audio task's (``metrics.json``,
-  ``checkpoints/{best,last}.ckpt``, logs).
+  (eval mode). Optimiser (:data:`NODE_OPTIM_DEFAULTS`, the ``optim`` defaults of
+  ``task.type: node_classification``): Adam with L2 weight decay (Kipf & Welling's GCN recipe;
+  lr 0.01, weight decay 5e-4 are the usual Cora values) at a constant rate
+  (``warmup_epochs: 0``, ``min_lr_ratio: 1``).
+
+The task plug-in (:mod:`audiolens.training.tasks.node_classification`) builds these for
+``audiolens run``; its run folder is the audio task's (``metrics.json``,
+``checkpoints/{best,last}.ckpt``, logs).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -33,20 +34,27 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from audiolens._internal.config import validate
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.datasets.planetoid import list_planetoid, load_ogbn_arxiv, load_planetoid
 from audiolens.models import create_model, model_default_cfg
-from audiolens.training.callbacks import InformationPlane
 from audiolens.training.data import TrackedSet
-from audiolens.training.evaluate import confusion_matrix
-from audiolens.training.experiment import TrainResult, fit_with_history
-from audiolens.training.task import optimizer_with_schedule, seed_step, split_metrics
+from audiolens.training.optim import OptimConfig, configure_optimizers
+from audiolens.training.task import seed_step, split_metrics
 
-__all__ = ["GRAPH_DATASETS", "GraphDataModule", "NodeClassificationTask", "fit_node_classifier"]
+__all__ = ["GRAPH_DATASETS", "NODE_OPTIM_DEFAULTS", "GraphDataModule", "NodeClassificationTask"]
 
 #: Graph datasets ``data.name`` accepts for node classification.
 GRAPH_DATASETS = ("cora", "citeseer", "ogbn-arxiv")
-_OPTIM_KEYS = {"lr", "weight_decay", "warmup_epochs", "betas", "min_lr_ratio"}
+
+#: The ``optim`` defaults of node classification (Kipf & Welling's recipe, constant rate).
+NODE_OPTIM_DEFAULTS: dict[str, Any] = {
+    "name": "adam",
+    "lr": 0.01,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 0.0,
+    "min_lr_ratio": 1.0,
+}
 
 
 def _single(batch: list[Any]) -> Any:
@@ -72,6 +80,8 @@ class GraphDataModule(L.LightningDataModule):
     """
 
     full_batch = True
+    #: The information plane's default tracked set: every node (eval mode).
+    default_tracked = ("all",)
 
     def __init__(self, name: str, root: str | os.PathLike | None = None) -> None:
         super().__init__()
@@ -156,8 +166,8 @@ class NodeClassificationTask(L.LightningModule):
         in_channels: Node feature size.
         class_names: Class names; their number sets ``num_classes``.
         model_kwargs: Extra keyword arguments (``hidden_channels``, ``activation``, ``dropout``, ...).
-        optim: ``lr`` (0.01), ``weight_decay`` (5e-4, L2), ``betas``, ``warmup_epochs`` (0),
-            ``min_lr_ratio`` (1.0: constant rate).
+        optim: The ``optim`` section (:class:`~audiolens.training.optim.OptimConfig`) over
+            :data:`NODE_OPTIM_DEFAULTS`.
         seed: Seed of the per-step RNG (dropout).
 
     Batches are the whole graph; outputs are logits ``(num_nodes, num_classes)``.
@@ -183,18 +193,7 @@ class NodeClassificationTask(L.LightningModule):
             raise ParameterError(
                 f"model {model!r} is not a graph model; node_classification takes graph_mlp, gcn or gat"
             )
-        optim = dict(optim or {})
-        unknown = sorted(set(optim) - _OPTIM_KEYS)
-        if unknown:
-            raise ParameterError(f"unknown optim key(s) {unknown}; valid: {', '.join(sorted(_OPTIM_KEYS))}")
-        self.optim = {
-            "lr": 0.01,
-            "weight_decay": 5e-4,
-            "betas": (0.9, 0.999),
-            "warmup_epochs": 0,
-            "min_lr_ratio": 1.0,
-            **optim,
-        }
+        self.optim = validate(OptimConfig, {**NODE_OPTIM_DEFAULTS, **(optim or {})}, "optim")
         kwargs = dict(model_kwargs or {})
         for key in ("num_classes", "in_channels"):
             if key in kwargs:
@@ -248,8 +247,8 @@ class NodeClassificationTask(L.LightningModule):
         self._eval_step(data, "test")
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """Adam with L2 weight decay and the warm-up/cosine schedule (constant by default)."""
-        return optimizer_with_schedule(torch.optim.Adam, self.parameters(), self.optim, self.trainer)
+        """The ``optim`` section's optimiser (Adam with L2 weight decay by default) and schedule."""
+        return configure_optimizers(self, self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Stamp the checkpoint with the task and model."""
@@ -258,86 +257,3 @@ class NodeClassificationTask(L.LightningModule):
             "model": self.hparams.model,
             "class_names": self.class_names,
         }
-
-
-def fit_node_classifier(
-    *,
-    data: dict[str, Any],
-    model: dict[str, Any],
-    task: dict[str, Any],
-    optim: dict[str, Any],
-    trainer: dict[str, Any],
-    seed: int,
-    run_dir: str | os.PathLike,
-    resume: bool = False,
-    infoplane: InformationPlane | None = None,
-) -> TrainResult:
-    """Train, checkpoint and test one node classifier (see the module doc).
-
-    Args:
-        data: ``name`` (``cora``, ``citeseer``, ``ogbn-arxiv``) and ``root``.
-        model: ``name`` + ``kwargs``.
-        task: ``monitor`` (``val_loss``, ``val_accuracy`` or ``val_macro_f1``).
-        optim: See :class:`NodeClassificationTask`.
-        trainer: ``lightning.Trainer`` arguments (``max_epochs: 100`` when they set no limit;
-            the CLI's default ``trainer`` section sets 10, so the configs say 100).
-        seed: Global seed.
-        run_dir: Run folder.
-        resume: Continue from ``run_dir/checkpoints/last.ckpt`` when it exists.
-        infoplane: An :class:`~audiolens.training.callbacks.InformationPlane` callback, or ``None``.
-
-    Returns:
-        A :class:`~audiolens.training.experiment.TrainResult` with the test nodes' confusion matrix.
-
-    Raises:
-        ParameterError: Bad names or settings.
-        DataError: Missing graph files.
-    """
-    run_dir = Path(run_dir)
-    L.seed_everything(seed, workers=True, verbose=False)
-    dm = GraphDataModule(data["name"], data.get("root"))
-    dm.setup()
-    module = NodeClassificationTask(
-        model=model["name"],
-        in_channels=dm.num_features,
-        class_names=dm.class_names,
-        model_kwargs=model.get("kwargs") or {},
-        optim=optim,
-        seed=seed,
-    )
-    monitor = task.get("monitor", "val_loss")
-    fitted = fit_with_history(
-        module,
-        dm,
-        run_dir=run_dir,
-        trainer=trainer,
-        monitor=monitor,
-        resume=resume,
-        infoplane=infoplane,
-        defaults={"max_epochs": 100, "log_every_n_steps": 1},
-    )
-    pl_trainer, best_path = fitted.trainer, fitted.best_path
-    final: dict[str, Any] = {}
-    for stage in (pl_trainer.validate, pl_trainer.test):
-        final.update(
-            {k: float(v) for k, v in stage(module, datamodule=dm, ckpt_path=str(best_path), verbose=False)[0].items()}
-        )
-    confusion = None
-    if pl_trainer.is_global_zero:  # trainer.test left the best checkpoint's weights in the module
-        module.eval()
-        with torch.no_grad():
-            x, edge_index = module.model_inputs(dm.data, device=pl_trainer.strategy.root_device)
-            probs = torch.softmax(module(x, edge_index), dim=-1)[dm.data.test_mask.to(x.device)].cpu()
-        confusion = confusion_matrix(probs, dm.data.y[dm.data.test_mask])
-    rows = fitted.history
-    last_epoch = {}
-    if rows and "train_accuracy" in rows[-1]:
-        last_epoch = {
-            "train_accuracy_last_epoch": rows[-1]["train_accuracy"],
-            "val_accuracy_last_epoch": rows[-1].get("val_accuracy"),
-        }
-    metrics = fitted.write_metrics(
-        final, monitor=monitor, sizes=dm.split_sizes(), run_dir=run_dir, infoplane=infoplane, extra=last_epoch
-    )
-    extra = {"device": str(pl_trainer.strategy.root_device)}
-    return TrainResult(metrics, dm.class_names, confusion, best_path, pl_trainer.is_global_zero, extra)

@@ -1,23 +1,27 @@
-"""Lightning task for single-label audio classification with any registered model.
+"""Lightning task for audio classification (single-label or multi-label) with any registered model.
 
-The task owns the front-end (a :class:`~audiolens.transforms.LogMel` for ``logmel``
-models; nothing for ``waveform`` models), so a checkpoint carries everything needed to
-classify raw audio: model name and kwargs, front-end config, class names (saved as
-hyper-parameters; :func:`load_task` rebuilds it).
+The task owns the front-end of its input pipeline (``features.type``: a
+:class:`~audiolens.transforms.LogMel` for ``logmel``, peak normalisation or nothing for
+``waveform``), so a checkpoint carries everything needed to classify raw audio: model name and
+kwargs, input pipeline, class names (saved as hyper-parameters; :func:`load_task` rebuilds it).
 
-Training recipe: AdamW, linear warm-up then cosine decay (per step), optional class
-weights, mixup (on the log-Mel) with soft targets, SpecAugment. Validation/test log
-``{split}_loss``, ``{split}_accuracy`` and ``{split}_macro_f1``.
+Training recipe: the ``optim`` section's optimiser and schedule (AdamW with linear warm-up then
+cosine decay by default, per step), optional class weights, mixup (on the model input) with
+soft targets, SpecAugment (on spectrogram inputs). The loss is cross-entropy (single-label) or
+binary cross-entropy (multi-label), plus the model's auxiliary losses weighted by
+``task.loss_weights`` (:func:`~audiolens.models.split_output`). Validation/test log
+``{split}_loss`` and ``{split}_accuracy`` / ``{split}_macro_f1`` (single-label) or
+``{split}_map`` / ``{split}_micro_f1`` (multi-label, threshold 0.5).
 
-Determinism: the global RNG is re-seeded from ``(seed, step)`` before every training batch
-and the data order depends only on ``(seed, epoch)``, so a run resumed from an epoch-end
-checkpoint continues exactly like an uninterrupted one.
+Determinism: the global RNG is re-seeded from ``(seed, micro-batch index, rank)`` before every
+training batch and the data order depends only on ``(seed, epoch)``, so a run resumed from an
+epoch-end checkpoint continues exactly like an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -26,23 +30,63 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
+from audiolens._internal.config import Config, NonNegativeFloat, NonNegativeInt, validate
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.functional.augment import mixup
-from audiolens.functional.presets import FrontendConfig
-from audiolens.models import create_model
-from audiolens.transforms import LogMel, SpecAugment
+from audiolens.models import create_model, model_default_cfg, model_entrypoint, split_output
+from audiolens.training.optim import OptimConfig, configure_optimizers
+from audiolens.transforms import SpecAugment
+from audiolens.transforms.inputs import INPUTS, InputConfig
 
 __all__ = [
+    "AugmentConfig",
     "ClassificationTask",
+    "input_config",
     "load_task",
-    "optimizer_with_schedule",
     "seed_step",
     "split_metrics",
-    "warmup_cosine_schedule",
 ]
 
-_OPTIM_KEYS = {"lr", "weight_decay", "warmup_epochs", "betas", "min_lr_ratio"}
-_AUGMENT_KEYS = {"mixup_alpha", "freq_mask", "time_mask", "n_freq_masks", "n_time_masks"}
+
+class AugmentConfig(Config):
+    """``task.augment`` of the classification task.
+
+    Attributes:
+        mixup_alpha: Mixup's Beta parameter (0: off), applied to the model input.
+        freq_mask: SpecAugment's largest frequency mask in bins (0: off; spectrogram inputs).
+        time_mask: SpecAugment's largest time mask in frames (0: off).
+        n_freq_masks: Frequency masks per example.
+        n_time_masks: Time masks per example.
+    """
+
+    mixup_alpha: NonNegativeFloat = 0.0
+    freq_mask: NonNegativeInt = 0
+    time_mask: NonNegativeInt = 0
+    n_freq_masks: NonNegativeInt = 2
+    n_time_masks: NonNegativeInt = 2
+
+
+def input_config(features: Mapping[str, Any] | InputConfig | None) -> InputConfig:
+    """The input pipeline of a ``features`` dict (as stored in checkpoints), resolved.
+
+    A dict without ``type`` is a ``logmel`` front-end (checkpoints written before input
+    pipelines had types store the :class:`~audiolens.functional.FrontendConfig` fields).
+
+    Raises:
+        ParameterError: Unknown ``type`` or invalid settings.
+    """
+    if isinstance(features, InputConfig):
+        return features.resolve(None)
+    given = dict(features or {})
+    kind = given.get("type", "logmel")
+    return validate(INPUTS.get(kind), {**given, "type": kind}, "features").resolve(None)
+
+
+def _accepts(model: str, key: str) -> bool:
+    import inspect
+
+    params = inspect.signature(model_entrypoint(model)).parameters
+    return key in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class ClassificationTask(L.LightningModule):
@@ -52,21 +96,22 @@ class ClassificationTask(L.LightningModule):
         model: Registry name (see ``audiolens models list``).
         class_names: Class names; their number sets ``num_classes``.
         model_kwargs: Extra keyword arguments for :func:`~audiolens.models.create_model`.
-        features: :class:`~audiolens.functional.FrontendConfig` fields (dict) for ``logmel``
-            models; ignored by ``waveform`` models.
-        optim: ``lr`` (1e-3), ``weight_decay`` (1e-2), ``warmup_epochs`` (1),
-            ``betas`` ((0.9, 0.999)), ``min_lr_ratio`` (0.01, cosine floor).
-        augment: ``mixup_alpha`` (0: off), SpecAugment ``freq_mask``, ``time_mask``,
-            ``n_freq_masks``, ``n_time_masks`` (0: off).
-        class_weights: Optional per-class loss weights ``(num_classes,)``.
-        seed: Seed of the per-epoch RNG.
+        features: The ``features`` section (an input pipeline, see
+            :mod:`audiolens.transforms.inputs`); ``None``: the default log-Mel.
+        optim: The ``optim`` section (:class:`~audiolens.training.optim.OptimConfig`).
+        augment: ``task.augment`` (:class:`AugmentConfig`).
+        class_weights: Optional per-class loss weights ``(num_classes,)`` (single-label).
+        seed: Seed of the per-step RNG.
         duration: Clip length in seconds used in training (evaluation cuts/pads to it).
+        multilabel: Multi-label targets (0/1 vectors, sigmoid outputs, binary cross-entropy).
+        loss_weights: Weights of the model's auxiliary losses by name (default 1 each).
 
-    Input ``(batch, n_samples)`` waveforms at ``features["sample_rate"]``; output logits
+    Input ``(batch, n_samples)`` waveforms at :attr:`sample_rate`; output logits
     ``(batch, num_classes)``.
 
     Raises:
-        ParameterError: Unknown optim/augment keys, too few classes, bad class weights.
+        ParameterError: Invalid sections, too few classes, bad class weights, a model whose
+            ``input_kind`` is not the input pipeline's.
     """
 
     def __init__(
@@ -80,54 +125,42 @@ class ClassificationTask(L.LightningModule):
         class_weights: list[float] | None = None,
         seed: int = 0,
         duration: float | None = None,
+        multilabel: bool = False,
+        loss_weights: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if len(class_names) < 2:
+        if len(class_names) < 2 and not (multilabel and class_names):
             raise ParameterError(f"classification needs at least 2 classes, got {class_names}")
-        optim, augment = dict(optim or {}), dict(augment or {})
-        for section, given, valid in (("optim", optim, _OPTIM_KEYS), ("task.augment", augment, _AUGMENT_KEYS)):
-            unknown = sorted(set(given) - valid)
-            if unknown:
-                raise ParameterError(f"unknown {section} key(s) {unknown}; valid: {', '.join(sorted(valid))}")
-        self.optim = {
-            "lr": 1e-3,
-            "weight_decay": 1e-2,
-            "warmup_epochs": 1,
-            "betas": (0.9, 0.999),
-            "min_lr_ratio": 0.01,
-            **optim,
-        }
-        self.augment = {
-            "mixup_alpha": 0.0,
-            "freq_mask": 0,
-            "time_mask": 0,
-            "n_freq_masks": 2,
-            "n_time_masks": 2,
-            **augment,
-        }
+        self.optim = validate(OptimConfig, optim, "optim")
+        self.augment = validate(AugmentConfig, augment, "task.augment")
+        self.input = input_config(features)
         self.num_classes = len(class_names)
         self.class_names = list(class_names)
         self.seed = seed
         self.duration = duration
+        self.multilabel = multilabel
+        self.loss_weights = dict(loss_weights or {})
         kwargs = dict(model_kwargs or {})
         if "num_classes" in kwargs:
             raise ParameterError("model.kwargs must not set num_classes: it comes from the dataset's classes")
-        self.frontend: nn.Module | None = None
-        probe = create_model(model, num_classes=self.num_classes, **kwargs)
-        if getattr(probe, "input_kind", "logmel") == "logmel":
-            config = FrontendConfig(**(features or {}))
-            self.frontend = LogMel(config)
-            if "n_mels" not in kwargs and getattr(probe, "n_mels", config.n_mels) != config.n_mels:
-                probe = create_model(model, num_classes=self.num_classes, n_mels=config.n_mels, **kwargs)
-        self.model = probe
+        expected = model_default_cfg(model).get("input_kind")
+        if expected is not None and expected != self.input.kind:
+            raise ParameterError(
+                f"model {model!r} takes {expected!r} input but features.type is {self.input.type!r} "
+                f"(which gives {self.input.kind!r}); set features.type to a {expected} pipeline"
+            )
+        for key, value in self.input.model_kwargs().items():
+            if key not in kwargs and _accepts(model, key):
+                kwargs[key] = value
+        self.frontend: nn.Module = self.input.build()
+        self.model = create_model(model, num_classes=self.num_classes, **kwargs)
         self.spec_augment = SpecAugment(
-            self.augment["freq_mask"],
-            self.augment["time_mask"],
-            self.augment["n_freq_masks"],
-            self.augment["n_time_masks"],
+            self.augment.freq_mask, self.augment.time_mask, self.augment.n_freq_masks, self.augment.n_time_masks
         )
         if class_weights is not None:
+            if multilabel:
+                raise ParameterError("task.class_weights applies to single-label classification only")
             if len(class_weights) != self.num_classes or min(class_weights) < 0:
                 raise ParameterError(
                     f"class_weights must be {self.num_classes} non-negative numbers, got {class_weights}"
@@ -135,29 +168,21 @@ class ClassificationTask(L.LightningModule):
             self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32))
         else:
             self.class_weights = None
-        self.metrics = split_metrics(self.num_classes)
+        self.metrics = split_metrics(self.num_classes, multilabel=multilabel)
 
     @property
-    def sample_rate(self) -> int | None:
-        """Input sample rate in Hz expected by the front-end (``None`` for waveform models)."""
-        return (
-            self.frontend.sample_rate
-            if self.frontend is not None
-            else self.hparams.get("features", {}).get("sample_rate")
-        )
+    def sample_rate(self) -> int:
+        """Input sample rate in Hz (the input pipeline's)."""
+        return int(self.input.sample_rate)
 
     def features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Model input for ``waveform`` ``(batch, n_samples)``.
-
-        Returns log-Mel ``(batch, n_mels, n_frames)`` for spectrogram models, the waveform otherwise.
+        """Model input for ``waveform`` ``(batch, n_samples)`` (log-Mel ``(batch, n_mels, n_frames)``, ...).
 
         Raises:
             DataError: NaN or Inf samples.
         """
         if not torch.isfinite(waveform).all():
             raise DataError("input waveform contains NaN or Inf samples")
-        if self.frontend is None:
-            return waveform
         # The front-end always runs in float32, also under mixed precision: |X|^2 overflows
         # fp16 and the 1e-10 dB floor underflows it.
         with torch.autocast(device_type=waveform.device.type, enabled=False):
@@ -166,8 +191,7 @@ class ClassificationTask(L.LightningModule):
     def model_inputs(self, waveform: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
         """The model's input for a fixed set of waveforms ``(N, n_samples)`` (information plane).
 
-        Returns the front-end output (log-Mel ``(N, n_mels, n_frames)``, or the waveform for
-        waveform models) on ``device``, computed in chunks without gradient.
+        Returns the front-end output on ``device``, computed in chunks without gradient.
         """
         device = device or self.device
         with torch.no_grad():
@@ -175,33 +199,51 @@ class ClassificationTask(L.LightningModule):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, num_classes)`` for waveforms ``(batch, n_samples)``."""
-        return self.model(self.features(waveform))
+        return split_output(self.model(self.features(waveform)))[0]
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax (single-label) or sigmoid (multi-label) of ``logits``."""
+        return torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=-1)
+
+    def _soft_targets(self, target: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return target.to(dtype) if self.multilabel else F.one_hot(target, self.num_classes).to(dtype)
 
     def _loss(self, logits: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
+        if self.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, soft_targets)
         log_probs = F.log_softmax(logits, dim=-1)
         if self.class_weights is not None:
             weights = (soft_targets * self.class_weights).sum(dim=-1)
             return -(soft_targets * log_probs).sum(dim=-1).mul(weights).sum() / weights.sum().clamp_min(1e-12)
         return -(soft_targets * log_probs).sum(dim=-1).mean()
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """Re-seed the RNG from ``(seed, global_step, rank)``.
+    def _with_auxiliary(self, loss: torch.Tensor, aux: dict[str, torch.Tensor], split: str, batch: int) -> torch.Tensor:
+        unknown = sorted(set(self.loss_weights) - set(aux))
+        if unknown:
+            raise ParameterError(
+                f"task.loss_weights names {unknown}, but model {self.hparams.model!r} returns "
+                f"{sorted(aux) or 'no auxiliary losses'}"
+            )
+        for name, value in aux.items():
+            self.log(f"{split}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=batch, sync_dist=True)
+            loss = loss + self.loss_weights.get(name, 1.0) * value
+        return loss
 
-        Every batch's randomness (dropout, SpecAugment, mixup) then depends only on the step,
-        so a run resumed from ``last.ckpt`` continues exactly like an uninterrupted one.
-        """
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Re-seed the RNG (:func:`seed_step`), so ``--resume`` continues exactly."""
         seed_step(self)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Front-end, SpecAugment, mixup, soft cross-entropy."""
+        """Front-end, SpecAugment, mixup, (binary) cross-entropy plus weighted auxiliary losses."""
         waveform, target = batch
         x = self.features(waveform)
         if x.dim() == 3:
             x = self.spec_augment(x)
-        soft = F.one_hot(target, self.num_classes).to(x.dtype)
-        if self.augment["mixup_alpha"] > 0:
-            x, soft, _ = mixup(x, soft, self.augment["mixup_alpha"])
-        loss = self._loss(self.model(x), soft)
+        soft = self._soft_targets(target, x.dtype)
+        if self.augment.mixup_alpha > 0:
+            x, soft, _ = mixup(x, soft, self.augment.mixup_alpha)
+        logits, aux = split_output(self.model(x))
+        loss = self._with_auxiliary(self._loss(logits, soft), aux, "train", len(target))
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(target), sync_dist=True
         )
@@ -209,9 +251,11 @@ class ClassificationTask(L.LightningModule):
 
     def _eval_step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> None:
         waveform, target = batch
-        logits = self(waveform)
-        loss = self._loss(logits, F.one_hot(target, self.num_classes).to(logits.dtype))
-        self.metrics[split].update(logits, target)
+        logits, aux = split_output(self.model(self.features(waveform)))
+        loss = self._loss(logits, self._soft_targets(target, logits.dtype))
+        if aux:
+            loss = self._with_auxiliary(loss, aux, split, len(target))
+        self.metrics[split].update(logits, target.long() if self.multilabel else target)
         self.log(f"{split}_loss", loss, on_epoch=True, prog_bar=split == "val", batch_size=len(target), sync_dist=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -228,28 +272,25 @@ class ClassificationTask(L.LightningModule):
         self.metrics[split].reset()
 
     def on_validation_epoch_end(self) -> None:
-        """Log the epoch's validation accuracy / macro-F1."""
+        """Log the epoch's validation metrics."""
         self._log_metrics("val")
 
     def on_test_epoch_end(self) -> None:
-        """Log the test accuracy / macro-F1."""
+        """Log the test metrics."""
         self._log_metrics("test")
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities ``(batch, num_classes)``."""
         waveform = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return torch.softmax(self(waveform), dim=-1)
+        return self.probabilities(self(waveform))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW with linear warm-up and cosine decay to ``min_lr_ratio * lr`` (stepped per batch).
-
-        The schedule spans ``trainer.max_steps`` or ``trainer.max_epochs``; ``trainer.max_time``
-        may stop training before the cosine reaches its floor.
+        """The ``optim`` section's optimiser and per-step schedule over the trainable parameters.
 
         Raises:
             ParameterError: Neither ``max_epochs`` nor ``max_steps`` bounds the run.
         """
-        return optimizer_with_schedule(torch.optim.AdamW, self.parameters(), self.optim, self.trainer)
+        return configure_optimizers(self, self.optim, self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Stamp the checkpoint with what ``audiolens evaluate`` needs to know."""
@@ -260,90 +301,53 @@ class ClassificationTask(L.LightningModule):
         }
 
 
-def split_metrics(num_classes: int) -> nn.ModuleDict:
-    """``{"val", "test"}`` collections of multiclass accuracy and macro-F1, logged as ``{split}_accuracy`` etc."""
-    args = {"task": "multiclass", "num_classes": num_classes}
+def split_metrics(num_classes: int, *, multilabel: bool = False) -> nn.ModuleDict:
+    """``{"val", "test"}`` metric collections, logged as ``{split}_accuracy`` etc.
+
+    Single-label: multiclass accuracy and macro-F1. Multi-label: macro mean average precision
+    (``map``, threshold-free) and micro-F1 at threshold 0.5.
+    """
+    if multilabel:
+        args = {"num_labels": num_classes}
+
+        def make() -> dict[str, torchmetrics.Metric]:
+            return {
+                "map": torchmetrics.classification.MultilabelAveragePrecision(average="macro", **args),
+                "micro_f1": torchmetrics.classification.MultilabelF1Score(average="micro", **args),
+            }
+    else:
+        args = {"task": "multiclass", "num_classes": num_classes}
+
+        def make() -> dict[str, torchmetrics.Metric]:
+            return {
+                "accuracy": torchmetrics.Accuracy(**args),
+                "macro_f1": torchmetrics.F1Score(average="macro", **args),
+            }
+
     return nn.ModuleDict(
-        {
-            split: torchmetrics.MetricCollection(
-                {"accuracy": torchmetrics.Accuracy(**args), "macro_f1": torchmetrics.F1Score(average="macro", **args)},
-                prefix=f"{split}_",
-            )
-            for split in ("val", "test")
-        }
+        {split: torchmetrics.MetricCollection(make(), prefix=f"{split}_") for split in ("val", "test")}
     )
 
 
 def seed_step(module: L.LightningModule) -> None:
-    """Re-seed the global RNG from ``(module.seed, global_step, rank)`` before a training step.
+    """Re-seed the global RNG from ``(module.seed, micro-batch index, rank)`` before a training step.
 
-    Every step's randomness then depends only on the step, so a run resumed from ``last.ckpt``
-    continues exactly like an uninterrupted one.
+    The index counts training batches across epochs (Lightning's ``total_batch_idx``, restored
+    on resume), so every micro-batch of a gradient-accumulation group draws its own random
+    numbers, and a run resumed from ``last.ckpt`` continues exactly like an uninterrupted one.
     """
-    torch.manual_seed(module.seed * 1_000_003 + module.global_step * 7_919 + module.global_rank)
+    step = module.trainer.fit_loop.total_batch_idx
+    torch.manual_seed(module.seed * 1_000_003 + step * 7_919 + module.global_rank)
 
 
-def optimizer_with_schedule(
-    optimizer_class: type[torch.optim.Optimizer], parameters: Any, optim: dict[str, Any], trainer: L.Trainer
-) -> dict[str, Any]:
-    """Lightning's optimiser config: ``optimizer_class`` (``lr``, ``weight_decay``, ``betas``) + per-step schedule.
+def load_task(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> L.LightningModule:
+    """Load any audiolens checkpoint through its task's registered loader (eval mode).
+
+    Equivalent to :func:`audiolens.training.tasks.load_checkpoint`.
 
     Raises:
-        ParameterError: As :func:`warmup_cosine_schedule`.
+        DataError: Missing or unreadable file, or a checkpoint no registered task wrote.
     """
-    optimizer = optimizer_class(
-        parameters, lr=optim["lr"], weight_decay=optim["weight_decay"], betas=tuple(optim["betas"])
-    )
-    scheduler = warmup_cosine_schedule(optimizer, trainer, optim["warmup_epochs"], optim["min_lr_ratio"])
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    from audiolens.training.tasks import load_checkpoint
 
-
-def warmup_cosine_schedule(
-    optimizer: torch.optim.Optimizer, trainer: L.Trainer, warmup_epochs: float, min_lr_ratio: float
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step linear warm-up over ``warmup_epochs`` then cosine decay to ``min_lr_ratio * lr``.
-
-    The schedule spans ``trainer.max_steps`` or ``trainer.max_epochs`` (``min_lr_ratio = 1``
-    and ``warmup_epochs = 0`` give a constant learning rate).
-
-    Raises:
-        ParameterError: Neither ``max_epochs`` nor ``max_steps`` bounds the run.
-    """
-    total = trainer.estimated_stepping_batches  # also sets up the training data
-    if not math.isfinite(total):
-        raise ParameterError(
-            "the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps "
-            "(trainer.max_time alone only stops training)"
-        )
-    total = max(1, int(total))
-    batches = trainer.num_training_batches
-    accumulate = max(1, trainer.accumulate_grad_batches)
-    steps_per_epoch = max(1, int(batches) // accumulate) if math.isfinite(batches) else total
-    warmup = min(total - 1, int(warmup_epochs * steps_per_epoch)) if total > 1 else 0
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def load_task(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ClassificationTask:
-    """Load a classification checkpoint written by ``audiolens run`` (eval mode).
-
-    Raises:
-        DataError: Missing file, or a checkpoint that is not an audiolens classification checkpoint.
-    """
-    if not os.path.isfile(path):
-        raise DataError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise DataError(f"cannot read checkpoint {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("audiolens", {}).get("task") != "classification":
-        raise DataError(f"{path} is not an audiolens classification checkpoint (written by `audiolens run`)")
-    task = ClassificationTask(**ckpt["hyper_parameters"])
-    task.load_state_dict(ckpt["state_dict"])
-    return task.to(map_location).eval()
+    return load_checkpoint(path, map_location)

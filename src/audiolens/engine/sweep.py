@@ -1,0 +1,392 @@
+"""Sweeps: a base experiment x a grid of ``--set`` variants x seeds, one run folder per cell.
+
+The sweep file::
+
+    experiment: configs/quickstart.yaml   # the base experiment (relative to the working folder or the sweep file)
+    set: [trainer.max_epochs=5]           # overrides applied to every cell
+    variants:                             # name -> overrides
+      small: [model.name=small_cnn]
+      tiny: [model.name=small_cnn_tiny]
+    seeds: [0, 1, 2]
+    metric: final.test_accuracy           # key path into a cell's metrics.json, cv.json or a stage's JSON
+
+Cells go to ``SWEEP/<variant>/seed-<s>/``, complete run folders (a variant that sets
+``data.test_folds`` to several folds makes every cell a cross-validation; score it with
+``cv.mean``). Every cell's experiment is validated before any cell runs. Cells run one after
+another, in ``--jobs N`` local processes (each with ``cpu_count / N`` torch threads; they die
+with the sweep), or as Ray tasks on a cluster (``--launcher ray --address ADDR``; ``local``
+starts a local Ray instance; cells write to the sweep folder, so the cluster needs a shared
+file system). ``--resume`` skips finished cells and resumes interrupted ones.
+
+Outputs: ``sweep.json`` (per variant ``{"metric", "mean", "std", "ci95": [lo, hi], "per_seed",
+"seeds", "n"}``; ``std`` is the sample standard deviation and ``ci95`` the two-sided Student-t
+95 % interval of the mean, ``None`` with one seed), ``sweep.md`` (the same as a table),
+``sweep.yaml`` (the resolved sweep), ``run.json`` and ``report.html`` with the plot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, field_validator
+
+from audiolens._internal.config import Config, validate
+from audiolens._internal.errors import AudiolensError, DataError, ParameterError
+from audiolens._internal.optional import optional_import
+from audiolens._internal.paths import atomic_write_text
+from audiolens.engine.console import Console
+
+__all__ = ["SweepConfig", "read_metric", "run_sweep", "summarize"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class SweepConfig(Config):
+    """A sweep file (see the module doc).
+
+    Attributes:
+        experiment: The base experiment YAML.
+        set: Overrides applied to every cell.
+        variants: ``{name: [overrides]}`` (default: one variant ``base`` without overrides).
+        seeds: Seeds of every variant.
+        metric: Key path of the number to summarise (see :func:`read_metric`).
+    """
+
+    experiment: str
+    set: list[str] = []
+    variants: dict[str, list[str]] = Field(default_factory=lambda: {"base": []})
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    metric: str = "final.test_accuracy"
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [name for name in value if not _NAME.match(name)]
+        if bad or not value:
+            raise ParameterError(f"sweep variants need names of letters, digits, '_', '.', '-'; got {bad or 'none'}")
+        return value
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (variant, seed) of a sweep: its experiment file, overrides and folder."""
+
+    variant: str
+    seed: int
+    experiment: str
+    overrides: tuple[str, ...]
+    out: str
+
+    @property
+    def label(self) -> str:
+        """``variant/seed-s``."""
+        return f"{self.variant}/seed-{self.seed}"
+
+
+def read_metric(run_dir: str | os.PathLike, key: str) -> float:
+    """The number at ``key`` in a run folder.
+
+    ``key`` is a dotted path into ``metrics.json`` (``final.test_accuracy``), or starts with the
+    name of another JSON file of the folder without ``.json`` (``cv.mean``,
+    ``eval/test.accuracy``, ``infoplane.planes.0.last.classifier.i_zy``); list items by index.
+
+    Raises:
+        DataError: No file holds the key (the message names what was tried).
+    """
+    run_dir = Path(run_dir)
+    parts = key.split(".")
+    tries = [("metrics.json", parts)] + [
+        (".".join(parts[:i]) + ".json", parts[i:]) for i in range(len(parts) - 1, 0, -1)
+    ]
+    for name, path in tries:
+        file = run_dir / name
+        if not file.is_file():
+            continue
+        try:
+            node: Any = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = None
+                break
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            return float(node)
+    raise DataError(f"metric {key!r} not found in {run_dir} (tried {', '.join(sorted({n for n, _ in tries}))})")
+
+
+def summarize(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean, sample std and the Student-t 95 % interval of the mean of the finite ``values``."""
+    from scipy import stats
+
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    n = len(finite)
+    if n == 0:
+        return {"mean": None, "std": None, "ci95": None, "n": 0}
+    mean = sum(finite) / n
+    if n < 2:
+        return {"mean": mean, "std": None, "ci95": None, "n": 1}
+    std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+def _find_experiment(given: str, sweep_file: Path) -> Path:
+    for candidate in (Path(given), sweep_file.parent / given):
+        if candidate.is_file():
+            return candidate
+    raise ParameterError(f"sweep experiment {given!r} not found (looked in the working folder and beside {sweep_file})")
+
+
+def _cells(config: SweepConfig, experiment: Path, out: Path) -> list[Cell]:
+    return [
+        Cell(
+            variant,
+            seed,
+            str(experiment),
+            (*config.set, *overrides, f"seed={seed}"),
+            str(out / variant / f"seed-{seed}"),
+        )
+        for variant, overrides in config.variants.items()
+        for seed in config.seeds
+    ]
+
+
+def _finished(cell: Cell) -> bool:
+    path = Path(cell.out) / "run.json"
+    if not path.is_file():
+        return False
+    try:
+        stages = json.loads(path.read_text()).get("stages", {})
+    except (OSError, ValueError):
+        return False
+    return bool(stages) and all(s.get("status") in ("done", "skipped") for s in stages.values())
+
+
+def _die_with_parent() -> None:
+    """Linux: a cell process ends when the sweep process dies (no orphan keeps writing)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def run_cell(cell: Cell, threads: int | None = None, quiet: bool = False) -> str:
+    """Run (or resume) one cell; returns its folder. Used in-process, in worker processes and on Ray."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from audiolens.engine.run import run_experiment
+
+    overrides = list(cell.overrides) + (["trainer.enable_progress_bar=false"] if quiet else [])
+    console = Console(quiet=quiet, prefix=f"[{cell.label}] ")
+    run_experiment(cell.experiment, out=cell.out, overrides=overrides, resume=True, console=console)
+    return cell.out
+
+
+def run_sweep(
+    sweep_file: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    jobs: int = 1,
+    launcher: str = "local",
+    address: str | None = None,
+    console: Console | None = None,
+) -> Path:
+    """``audiolens sweep``: validate every cell, run the missing ones, summarise (see the module doc).
+
+    Returns:
+        The sweep folder.
+
+    Raises:
+        ParameterError: A bad sweep file, an invalid cell (before any cell runs), an existing
+            folder without ``--resume``, ``--jobs`` < 1, an unknown launcher, an unreachable
+            Ray cluster (nothing is written).
+    """
+    from audiolens.engine.config import interpolate, read_experiment_file
+    from audiolens.engine.run import RUN_FORMAT, _latest_version, _next_version, check_run_folder
+
+    console = console or Console()
+    sweep_file = Path(sweep_file)
+    raw = read_experiment_file(sweep_file)
+    config = validate(SweepConfig, interpolate(raw), "sweep")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ParameterError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    if launcher not in ("local", "ray"):
+        raise ParameterError(f"--launcher must be local or ray, got {launcher!r}")
+    experiment = _find_experiment(config.experiment, sweep_file)
+    if out is None:
+        base = Path("runs") / sweep_file.stem
+        out = (_latest_version(base) if resume else None) or _next_version(base)
+    out = Path(out)
+    cells = _cells(config, experiment, out)
+    _validate_cells(cells)
+    if out.is_dir() and any(out.iterdir()):
+        if not resume:
+            raise ParameterError(f"sweep folder {out} already exists; pass --resume to continue it")
+        check_run_folder(out)
+    ray = _connect_ray(address) if launcher == "ray" else None
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "sweep.yaml", yaml.safe_dump({**config.model_dump(), "experiment": str(experiment)}))
+    state = _state(out, RUN_FORMAT)
+    todo = [c for c in cells if not _finished(c)]
+    console.line(f"sweep {out}: {len(cells)} cell(s), {len(cells) - len(todo)} finished, {len(todo)} to run")
+    started = time.perf_counter()
+    state["stages"]["cells"] = {"status": "running"}
+    atomic_write_text(out / "run.json", json.dumps(state, indent=2))
+    try:
+        if ray is not None:
+            _run_ray(ray, todo, console)
+        elif jobs > 1 and len(todo) > 1:
+            _run_processes(todo, jobs, console)
+        else:
+            for cell in todo:
+                run_cell(cell)
+    finally:
+        if ray is not None and address == "local":
+            ray.shutdown()
+    seconds = round(time.perf_counter() - started, 2)
+    state["stages"]["cells"] = {
+        "status": "done",
+        "seconds": seconds,
+        "outputs": [f"{c.variant}/seed-{c.seed}" for c in cells],
+    }
+    summary = _write_summary(out, config, cells)
+    state["stages"]["summary"] = {"status": "done", "outputs": ["sweep.json", "sweep.md"]}
+    atomic_write_text(out / "run.json", json.dumps(state, indent=2))
+    from audiolens.report import write_report
+
+    write_report(out)
+    for name, entry in summary["variants"].items():
+        interval = entry["ci95"]
+        text = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
+        console.line(
+            f"  {name}: {config.metric} mean {_num(entry['mean'])}, 95 % CI {text} (n = {entry['n']})", out=True
+        )
+    console.line(f"  sweep folder: {out}", out=True)
+    console.line(f"  report:       {out / 'report.html'}", out=True)
+    return out
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _validate_cells(cells: list[Cell]) -> None:
+    from audiolens.engine.config import load_experiment
+
+    for cell in cells:
+        try:
+            load_experiment(cell.experiment, list(cell.overrides))
+        except AudiolensError as err:
+            raise ParameterError(f"sweep cell {cell.label}: {err}") from None
+
+
+def _connect_ray(address: str | None) -> Any:
+    ray = optional_import("ray", "ray", "--launcher ray")
+    if not address:
+        raise ParameterError("--launcher ray needs --address (a cluster address, or 'local' for a local instance)")
+    _probe(address)
+    try:
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError, ...
+        raise ParameterError(f"cannot reach the Ray cluster at {address!r}: {type(err).__name__}: {err}") from None
+    return ray
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` (or ``ray://host:port``) nobody listens on (Ray itself retries for minutes)."""
+    import socket
+
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:(\d+)", address)
+    if match is None:
+        return  # "local", "auto": Ray resolves them
+    try:
+        with socket.create_connection((match.group(1), int(match.group(2))), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ParameterError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
+
+
+def _state(out: Path, version: int) -> dict[str, Any]:
+    path = out / "run.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"format": version, "kind": "sweep", "stages": {}}
+
+
+def _run_processes(cells: list[Cell], jobs: int, console: Console) -> None:
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_die_with_parent) as pool:
+        futures = {pool.submit(run_cell, cell, threads, True): cell for cell in cells}
+        for future in as_completed(futures):
+            cell = futures[future]
+            future.result()  # re-raises a cell's error
+            console.line(f"  cell {cell.label}: done")
+
+
+def _run_ray(ray: Any, cells: list[Cell], console: Console) -> None:
+    remote = ray.remote(num_cpus=1)(run_cell)
+    pending = {remote.remote(cell, 1, True): cell for cell in cells}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            cell = pending.pop(ref)
+            ray.get(ref)
+            console.line(f"  cell {cell.label}: done (ray)")
+
+
+def _write_summary(out: Path, config: SweepConfig, cells: list[Cell]) -> dict[str, Any]:
+    variants: dict[str, Any] = {}
+    for name in config.variants:
+        mine = [c for c in cells if c.variant == name]
+        values = [read_metric(c.out, config.metric) for c in mine]
+        variants[name] = {
+            "metric": config.metric,
+            **summarize(values),
+            "per_seed": values,
+            "seeds": [c.seed for c in mine],
+        }
+    summary = {
+        "metric": config.metric,
+        "experiment": cells[0].experiment if cells else config.experiment,
+        "seeds": config.seeds,
+        "variants": variants,
+        "cells": [{"variant": c.variant, "seed": c.seed, "dir": f"{c.variant}/seed-{c.seed}"} for c in cells],
+    }
+    atomic_write_text(out / "sweep.json", json.dumps(summary, indent=2))
+    lines = [
+        f"# Sweep: {config.metric}",
+        "",
+        "Mean, sample standard deviation and two-sided Student-t 95 % interval of the mean over seeds.",
+        "",
+        "| variant | n | mean | std | 95 % CI | per seed |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for name, entry in variants.items():
+        interval = entry["ci95"]
+        ci = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
+        seeds = ", ".join(f"{v:.4f}" for v in entry["per_seed"])
+        lines.append(f"| {name} | {entry['n']} | {_num(entry['mean'])} | {_num(entry['std'])} | {ci} | {seeds} |")
+    atomic_write_text(out / "sweep.md", "\n".join(lines) + "\n")
+    return summary

@@ -1,0 +1,302 @@
+"""Report sections: renderers keyed by the run-folder files they need.
+
+A section is a function ``fn(page) -> html or None`` registered with :func:`register_section`
+under a name, an ``order`` (its place on the page) and ``needs`` (files or globs relative to the
+run folder). :func:`~audiolens.report.write_report` renders, in order, every section whose
+files exist, from the files alone, so a report can be rebuilt from any finished run folder.
+Capabilities add sections as new modules of this package (or from a plug-in or a test file)::
+
+    @register_section("toy", order=60, needs=("toy.json",))
+    def toy(page):
+        return "<h2>Toy</h2>" + table([page.json("toy.json")])
+
+Built-in sections: ``summary``, ``cv``, ``init``, ``metrics``, ``evaluation``, ``confusion``,
+``infoplane``, ``sweep``, ``stages``, ``config``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import yaml
+
+from audiolens._internal.registry import Registry
+from audiolens.report.page import Page, escape, fmt, table
+from audiolens.report.plots import (
+    plot_confusion_matrix,
+    plot_cv,
+    plot_infoplane_layers,
+    plot_information_plane,
+    plot_sweep,
+    plot_training_curves,
+)
+
+__all__ = ["SECTIONS", "headline", "register_section", "sections_for"]
+
+Renderer = Callable[[Page], "str | None"]
+
+#: Report sections by name; metadata ``order`` and ``needs``.
+SECTIONS: Registry[Renderer] = Registry("report section", builtins=("audiolens.report",))
+
+
+def register_section(name: str, *, order: int = 50, needs: Sequence[str] = ()) -> Callable[[Renderer], Renderer]:
+    """Decorator: register a section renderer (see the module doc).
+
+    Args:
+        name: Section name.
+        order: Position on the page (lower first; built-ins use 0-100).
+        needs: Files (or globs) relative to the run folder that must exist for it to render.
+    """
+    return SECTIONS.register(name, order=order, needs=tuple(needs))
+
+
+def sections_for(page: Page) -> list[tuple[str, Renderer]]:
+    """The sections whose files exist in the page's run folder, in page order."""
+    chosen = []
+    for name, renderer in SECTIONS.items():
+        meta = SECTIONS.meta(name)
+        if all(page.has(pattern) for pattern in meta["needs"]):
+            chosen.append((meta["order"], name, renderer))
+    return [(name, renderer) for _, name, renderer in sorted(chosen, key=lambda x: (x[0], x[1]))]
+
+
+def headline(page: Page) -> tuple[str, float] | None:
+    """The run's headline metric ``(name, value)``: the task's first headline metric that was measured."""
+    from audiolens.training.tasks import TASKS
+
+    task_type = (page.config.get("task") or {}).get("type", "classification")
+    names = TASKS.get(task_type).headline if task_type in TASKS else ()
+    if page.has("cv.json"):
+        cv = page.json("cv.json")
+        return (f"{cv['metric']} (mean over {len(cv['per_fold'])} folds)", cv["mean"])
+    if page.has("metrics.json"):
+        final = page.json("metrics.json").get("final", {})
+        for name in names:
+            if final.get(name) is not None:
+                return name, float(final[name])
+    return None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
+
+
+def _computed_stages(page: Page) -> dict[str, dict[str, Any]]:
+    """The run's completed stages but the report itself (so rebuilding a report does not change it)."""
+    stages = page.run.get("stages") or {}
+    return {n: s for n, s in stages.items() if n != "report" and s.get("status") in ("done", "skipped")}
+
+
+def _compute_seconds(page: Page) -> float | None:
+    return sum(s.get("seconds", 0.0) for s in _computed_stages(page).values()) or None
+
+
+@register_section("summary", order=0, needs=("config.yaml",))
+def _summary(page: Page) -> str:
+    config = page.config
+    data = config.get("data") or {}
+    sources = data.get("sources")
+    data_name = " + ".join(s["name"] for s in sources) if sources else data.get("name")
+    task = (config.get("task") or {}).get("type", "classification")
+    model = (config.get("model") or {}).get("name")
+    parts = [f"Task <b>{escape(task)}</b> on <b>{escape(data_name)}</b> with model <b>{escape(model)}</b>"]
+    if config.get("features"):
+        parts.append(f"input {escape(config['features'].get('type'))}")
+    found = headline(page)
+    if found is not None:
+        parts.append(f"{escape(found[0])} = <b>{found[1]:.4f}</b>")
+    seconds = _compute_seconds(page)
+    if seconds is not None:
+        parts.append(f"stage time {_duration(seconds)}")
+    device = page.env.get("device_used") or page.env.get("device")
+    if device:
+        parts.append(f"device {escape(device)}")
+    if config.get("seed") is not None:
+        parts.append(f"seed {escape(config['seed'])}")
+    return f"<p class='summary'>{'; '.join(parts)}.</p>"
+
+
+@register_section("cv", order=10, needs=("cv.json",))
+def _cv(page: Page) -> str:
+    cv = page.json("cv.json")
+    rows = []
+    for row in cv["per_fold"]:
+        fold_report = page.path(f"fold-{row['fold']}") / "report.html"
+        link = page.link(fold_report, f"fold {row['fold']}") if fold_report.is_file() else f"fold {row['fold']}"
+        rows.append({"fold": link, **{k: v for k, v in row.items() if k != "fold"}})
+    body = (
+        f"<h2>Cross-validation</h2><p>{escape(cv['metric'])}: {cv['mean']:.4f} ± {cv['std']:.4f} "
+        f"(population std) over {len(cv['per_fold'])} folds.</p>"
+    )
+    head = "".join(f"<th>{escape(k)}</th>" for k in rows[0])
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{v if k == 'fold' else fmt(v)}</td>" for k, v in row.items()) + "</tr>" for row in rows
+    )
+    body += f"<table><tr>{head}</tr>{cells}</table>"
+    if page.plots:
+        plot = plot_cv(cv["per_fold"], page.plot_path("cv.png"), metric=cv["metric"])
+        body += page.figure(plot, f"{cv['metric']} per test fold", "Test metric per held-out fold, with the mean")
+    return body
+
+
+@register_section("init", order=15, needs=("init_checkpoint.json",))
+def _init(page: Page) -> str:
+    init = page.json("init_checkpoint.json")
+    mismatched = [{"key": k, "file": v["file"], "model": v["model"]} for k, v in init["mismatched"].items()]
+    return (
+        f"<h2>Initial weights</h2><p>{escape(init['path'])} ({escape(init['layout'])}): {init['n_loaded']} tensors "
+        f"loaded; missing {len(init['missing'])}, unexpected {len(init['unexpected'])}, shape-mismatched "
+        f"{len(mismatched)}.</p>"
+        + (table(mismatched) if mismatched else "")
+        + (f"<p>Missing: {escape(', '.join(init['missing']))}</p>" if init["missing"] else "")
+    )
+
+
+@register_section("metrics", order=20, needs=("metrics.json",))
+def _metrics(page: Page) -> str:
+    metrics = page.json("metrics.json")
+    final = metrics.get("final", {})
+    body = "<h2>Final metrics</h2>" + table([{"metric": k, "value": v} for k, v in final.items()])
+    history = metrics.get("history") or []
+    if history and page.plots:
+        plot = plot_training_curves(history, page.plot_path("training_curves.png"))
+        body += page.figure(plot, "training curves: losses and metrics per epoch", "Training curves")
+    if history:
+        body += page.folded(f"History ({len(history)} epochs)", table(history))
+    return body
+
+
+@register_section("evaluation", order=30, needs=("eval/*.json",))
+def _evaluation(page: Page) -> str:
+    rows = []
+    for path in page.glob("eval/*.json"):
+        result = json.loads(path.read_text())
+        scores = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        rows.append({"id": path.stem, "dataset": result.get("dataset"), "split": result.get("split"), **scores})
+    return (
+        "<h2>Evaluation</h2><p>The best checkpoint on each evaluation set (<code>eval/&lt;id&gt;.json</code>).</p>"
+        + table(rows)
+    )
+
+
+def _most_confused(matrix: np.ndarray, names: Sequence[str], k: int = 5) -> list[dict[str, Any]]:
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.dstack(np.unravel_index(np.argsort(-off, axis=None), off.shape))[0]
+    pairs = []
+    for i, j in order[:k]:
+        if off[i, j] == 0:
+            break
+        pairs.append({"true": names[i], "predicted": names[j], "count": int(off[i, j]), "of": int(matrix[i].sum())})
+    return pairs
+
+
+@register_section("confusion", order=35, needs=("eval/test.json",))
+def _confusion(page: Page) -> str | None:
+    result = page.json("eval/test.json")
+    if "confusion" not in result:
+        return None
+    matrix = np.asarray(result["confusion"])
+    names = result.get("class_names") or [str(i) for i in range(len(matrix))]
+    body = "<h2>Confusion matrix (test)</h2>"
+    if page.plots:
+        plot = plot_confusion_matrix(matrix, names, page.plot_path("confusion_matrix.png"))
+        body += page.figure(
+            plot, "test confusion matrix: rows true class, columns predicted class", "Test confusion matrix"
+        )
+    pairs = _most_confused(matrix, names)
+    body += "<p>Most confused pairs:</p>" + table(pairs) if pairs else "<p>No test example is misclassified.</p>"
+    return body
+
+
+def _plane_setting(plane: dict[str, Any]) -> str:
+    if plane["estimator"] == "kde":
+        return f"KDE {plane['bound']} bound, sigma^2 = {plane['noise_variance']}"
+    if plane["estimator"] == "binning":
+        return f"binning ({plane['n_bins']} bins)"
+    return str(plane["estimator"])
+
+
+@register_section("infoplane", order=50, needs=("infoplane.csv", "infoplane.json"))
+def _infoplane(page: Page) -> str:
+    from audiolens.training.callbacks import read_infoplane_csv
+
+    summary = page.json("infoplane.json")
+    rows = read_infoplane_csv(page.path("infoplane.csv"))
+    body = "<h2>Information plane</h2>"
+    saturated = summary.get("saturated", [])
+    if saturated:
+        by_quantity = {q: sum(1 for s in saturated if s["quantity"] == q) for q in ("i_xz", "i_zy")}
+        body += (
+            f"<p><b>Saturation:</b> {by_quantity['i_xz']} point(s) reach I(X;Z) = log N (every sample isolated) and "
+            f"{by_quantity['i_zy']} reach I(Z;Y) = H(Y) (classes separated) within 1 %; there the estimate says "
+            "little (use a coarser sigma^2 or fewer bins).</p>"
+        )
+    for plane in summary["planes"]:
+        verdict = "holds" if plane["dpi_holds_last_epoch"] else "is violated"
+        body += (
+            f"<h3>{escape(plane['tracked'])}: {escape(_plane_setting(plane))}</h3>"
+            f"<p>{escape(plane['description'])}; N = {plane['n_samples']}. At epoch {plane['last_epoch']} the "
+            f"data-processing inequality {verdict} (tolerance {summary['tolerance']} {escape(plane['unit'])})"
+            f"{'' if plane['dpi_holds_last_epoch'] else ' for the pairs listed'}.</p>"
+        )
+        sat = set(plane.get("saturated_last_epoch", []))
+        body += table([{"layer": k, **v, "saturated": k in sat} for k, v in plane["last"].items()])
+        if plane["dpi_violations_last_epoch"]:
+            body += table(plane["dpi_violations_last_epoch"])
+    if page.plots:
+        tracked = list(dict.fromkeys(r["tracked"] for r in rows))
+        descriptions = {p["tracked"]: p["description"] for p in summary["planes"]}
+        for k, name in enumerate(tracked):
+            mine = [r for r in rows if r["tracked"] == name]
+            suffix = "" if k == 0 else f"-{name}"
+            title = f"{page.run_dir.name}: {descriptions.get(name, name)}"
+            plane = plot_information_plane(mine, page.plot_path(f"infoplane{suffix}.png"), title=title)
+            layers = plot_infoplane_layers(mine, page.plot_path(f"infoplane-layers{suffix}.png"), title=title)
+            body += page.figure(plane, f"information plane of the {name} set: I(X;Z) against I(Z;Y) per layer")
+            body += page.figure(layers, f"I(X;Z) and I(Z;Y) per layer and epoch, {name} set")
+    return body
+
+
+@register_section("sweep", order=10, needs=("sweep.json",))
+def _sweep(page: Page) -> str:
+    sweep = page.json("sweep.json")
+    rows = []
+    for name, entry in sweep["variants"].items():
+        interval = entry.get("ci95")
+        rows.append(
+            {
+                "variant": name,
+                "n": len([v for v in entry["per_seed"] if v is not None]),
+                "mean": entry.get("mean"),
+                "std": entry.get("std"),
+                "ci95": f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-",
+                "per_seed": entry["per_seed"],
+            }
+        )
+    body = f"<h2>Sweep: {escape(sweep['metric'])}</h2><p>Mean, sample std and 95 % t-interval over seeds.</p>"
+    body += table(rows)
+    if page.plots:
+        plot = plot_sweep(sweep["variants"], page.plot_path("sweep.png"), metric=sweep["metric"])
+        body += page.figure(plot, f"{sweep['metric']} per variant with 95 % intervals", "Sweep")
+    return body
+
+
+@register_section("stages", order=90, needs=("run.json",))
+def _stages(page: Page) -> str:
+    rows = [{"stage": name, "seconds": s.get("seconds")} for name, s in _computed_stages(page).items()]
+    return page.folded("Stages (compute time of each completed stage)", table(rows))
+
+
+@register_section("config", order=95, needs=("config.yaml",))
+def _config(page: Page) -> str:
+    body = page.folded("Configuration (resolved)", f"<pre>{escape(yaml.safe_dump(page.config, sort_keys=False))}</pre>")
+    if page.env:
+        body += page.folded("Environment", f"<pre>{escape(json.dumps(page.env, indent=2))}</pre>")
+    return body
