@@ -36,3 +36,16 @@ def test_masking_widths_and_axes():
     assert torch.equal(mask_along_axis(spec, 0, 3, axis=-1), spec)
     with pytest.raises(ParameterError):
         mask_along_axis(spec[0], 3, 1, axis=-1)
+
+
+def test_mixup_weights_follow_beta_alpha_alpha():
+    from scipy import stats
+
+    x, y = torch.zeros(20000, 1), torch.zeros(20000, 2)
+    _, _, lam = mixup(x, y, 0.4, torch.Generator().manual_seed(3))
+    # Kolmogorov-Smirnov against Beta(0.4, 0.4): the weights are drawn from the distribution mixup defines
+    assert stats.kstest(lam.numpy(), stats.beta(0.4, 0.4).cdf).pvalue > 1e-3
+    assert stats.kstest(lam.numpy(), stats.beta(2.0, 2.0).cdf).pvalue < 1e-6
+    state = torch.get_rng_state()
+    mixup(x[:4], y[:4], 0.4, torch.Generator().manual_seed(0))
+    assert torch.equal(state, torch.get_rng_state())  # a given generator leaves the global RNG alone

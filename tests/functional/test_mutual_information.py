@@ -96,10 +96,39 @@ def test_one_pass_equals_separate_calls_and_block_size_does_not_matter():
     assert lower.i_xz <= upper.i_xz + 1e-12
 
 
-def test_float64_is_exact_for_collapsed_representations_where_float32_is_not():
+def test_collapsed_representations_are_exact_in_float64_and_float32():
     z = torch.randn(1, 64).repeat(40, 1) * 30 + 500  # all identical, far from the origin
     labels = torch.arange(40) % 2
+    # the matmul formula alone does not resolve identical points in float32 (what the fix is for)
+    shifted = z.float() + 1000.0
+    cancelled = (shifted * shifted).sum(1)[:, None] + (shifted * shifted).sum(1)[None] - 2 * shifted @ shifted.T
+    assert cancelled.abs().max() > 1e-2
     assert kde_mutual_information(z, labels, noise_variance=1e-3) == (0.0, 0.0)
+    (single,) = kde_estimates(shifted, labels, noise_variances=[1e-3], dtype=torch.float32)
+    assert (single.i_xz, single.i_zy) == (0.0, 0.0)
+
+
+def test_float32_far_from_the_origin_is_finite_and_matches_float64():
+    torch.manual_seed(0)
+    z = torch.randn(300, 1000) * 100
+    labels = torch.arange(300) % 3
+    (r32,) = kde_estimates(z, labels, noise_variances=[1e-2], dtype=torch.float32, warn_saturation=False)
+    (r64,) = kde_estimates(z, labels, noise_variances=[1e-2], warn_saturation=False)
+    assert math.isfinite(r32.i_xz) and math.isfinite(r32.i_zy)  # was (inf, nan): self-distances lost to cancellation
+    assert (r32.i_xz, r32.i_zy) == pytest.approx((r64.i_xz, r64.i_zy), abs=1e-6)
+    assert r64.i_xz == pytest.approx(math.log2(300)) and r64.i_zy == pytest.approx(math.log2(3))
+
+
+def test_collapsed_classes_far_from_the_mean_are_exact_in_float64():
+    # three classes, each collapsed to one point of 4096 coordinates around 1000: the distances
+    # within a class are 0 but |x|^2 + |y|^2 - 2 x.y leaves ~1e-6 of cancellation, which at
+    # sigma^2 = 1e-6 gave I(Z;Y) = 2.158 bits > H(Y) = 1.585 bits; they are recomputed exactly now
+    g = torch.Generator().manual_seed(1)
+    centres = 1000 + torch.randn(3, 4096, generator=g, dtype=torch.float64)
+    labels = torch.arange(30) % 3
+    z = centres[labels]
+    i_xz, i_zy = kde_mutual_information(z, labels, noise_variance=1e-6)
+    assert i_xz == pytest.approx(math.log2(3), abs=1e-12) and i_zy == pytest.approx(math.log2(3), abs=1e-12)
 
 
 def test_saturation_warning():

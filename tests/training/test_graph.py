@@ -7,24 +7,30 @@ import pytest
 import torch
 
 from audiolens import DataError, ParameterError
-from audiolens.training import GraphDataModule, InformationPlane, NodeClassificationTask, fit_node_classifier
+from audiolens.engine.config import resolve_experiment
+from audiolens.training import TASKS, GraphDataModule, InformationPlane, NodeClassificationTask
 
 FAST = {"enable_progress_bar": False, "enable_model_summary": False}
 SMALL = {"hidden_channels": [16, 8, 8], "dropout": 0.5}
+PLUGIN = TASKS.get("node_classification")()
+
+
+def _experiment(planetoid_root, model="gcn", trainer=None, monitor="val_accuracy"):
+    return resolve_experiment(
+        {
+            "data": {"name": "cora", "root": str(planetoid_root)},
+            "model": {"name": model, "kwargs": SMALL},
+            "task": {"type": "node_classification", "monitor": monitor},
+            "optim": {"lr": 0.01},
+            "trainer": {**(trainer or {"max_epochs": 2}), **FAST},
+        }
+    )
 
 
 def _fit(tmp_path, planetoid_root, model="gcn", epochs=2, infoplane=None, resume=False, run="run"):
-    return fit_node_classifier(
-        data={"name": "cora", "root": str(planetoid_root)},
-        model={"name": model, "kwargs": SMALL},
-        task={"monitor": "val_accuracy"},
-        optim={"lr": 0.01},
-        trainer={"max_epochs": epochs, **FAST},
-        seed=0,
-        run_dir=tmp_path / run,
-        resume=resume,
-        infoplane=infoplane,
-    )
+    exp = _experiment(planetoid_root, model, {"max_epochs": epochs})
+    callbacks = [infoplane] if infoplane is not None else []
+    return PLUGIN.fit(exp, tmp_path / run, resume=resume, callbacks=callbacks)
 
 
 def test_graph_data_module_splits_and_tracked_sets(planetoid_root):
@@ -46,8 +52,9 @@ def test_graph_data_module_splits_and_tracked_sets(planetoid_root):
 def test_node_task_rejects_bad_settings():
     with pytest.raises(ParameterError, match="not a graph model"):
         NodeClassificationTask("small_cnn", 10, ["a", "b"])
-    with pytest.raises(ParameterError, match="unknown optim key"):
-        NodeClassificationTask("gcn", 10, ["a", "b"], optim={"momentum": 0.9})
+    with pytest.raises(ParameterError, match=r"unknown key\(s\) \['momentun'\] in section 'optim'"):
+        NodeClassificationTask("gcn", 10, ["a", "b"], optim={"momentun": 0.9})
+    assert NodeClassificationTask("gcn", 10, ["a", "b"]).optim.name == "adam"  # the paper's recipe by default
     with pytest.raises(ParameterError, match="must not set num_classes"):
         NodeClassificationTask("gcn", 10, ["a", "b"], model_kwargs={"num_classes": 3})
     with pytest.raises(ParameterError, match="at least 2 classes"):
@@ -63,11 +70,15 @@ def test_training_with_information_plane_writes_rows_for_both_tracked_sets(tmp_p
     )
     result = _fit(tmp_path, planetoid_root, infoplane=callback)
     final = result.metrics["final"]
-    assert {"val_accuracy", "test_accuracy", "test_macro_f1", "infoplane_seconds"} <= set(final)
+    assert {"val_accuracy", "test_accuracy", "test_macro_f1", "train_accuracy_last_epoch"} <= set(final)
     assert (final["n_train"], final["n_val"], final["n_test"]) == (140, 500, 1000)
     assert {"train_loss", "train_accuracy", "val_accuracy"} <= set(result.metrics["history"][0])
-    assert result.confusion.shape == (7, 7) and result.confusion.sum() == 1000
-    assert abs(result.confusion.trace() / 1000 - final["test_accuracy"]) < 1e-6
+    test = PLUGIN.evaluate_test(_experiment(planetoid_root), tmp_path / "run", "cpu")
+    confusion = torch.tensor(test["confusion"])
+    assert confusion.shape == (7, 7) and confusion.sum() == 1000 and test["n"] == 1000
+    assert abs(confusion.trace() / 1000 - final["test_accuracy"]) < 1e-6
+    sets = callback.sets_summary()["sets"]
+    assert sets["all"]["n_samples"] == 2708 and 0 < sets["all"]["h_y"] <= math.log2(7)
     layers = ["layers.0", "layers.1", "layers.2", "classifier"]
     every = [r for r in callback.rows if r["tracked"] == "all"]
     forward = [r for r in callback.rows if r["tracked"] == "train-forward"]
@@ -123,6 +134,12 @@ def test_bad_callback_settings(tmp_path, planetoid_root):
         _fit(tmp_path, planetoid_root, infoplane=InformationPlane(None, tracked="all", layers=["layers.7"]))
 
 
+def test_default_tracked_set_of_a_graph_is_every_node(tmp_path, planetoid_root):
+    callback = InformationPlane(None, tracked=None)
+    _fit(tmp_path, planetoid_root, model="graph_mlp", epochs=1, infoplane=callback)
+    assert callback.tracked == ["all"] and {r["n_samples"] for r in callback.rows} == {2708}
+
+
 def test_missing_graph_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="missing raw file"):
         GraphDataModule("cora", tmp_path).setup()
@@ -130,14 +147,6 @@ def test_missing_graph_is_a_clear_error(tmp_path):
 
 def test_last_epoch_is_estimated_when_max_steps_ends_training(tmp_path, planetoid_root):
     callback = InformationPlane(None, tracked="all", every_n_epochs=2)
-    fit_node_classifier(
-        data={"name": "cora", "root": str(planetoid_root)},
-        model={"name": "graph_mlp", "kwargs": SMALL},
-        task={},
-        optim={},
-        trainer={"max_steps": 3, "max_epochs": -1, **FAST},
-        seed=0,
-        run_dir=tmp_path / "run",
-        infoplane=callback,
-    )
+    exp = _experiment(planetoid_root, "graph_mlp", {"max_steps": 3, "max_epochs": -1}, monitor="val_loss")
+    PLUGIN.fit(exp, tmp_path / "run", resume=False, callbacks=[callback])
     assert sorted({r["epoch"] for r in callback.rows}) == [0, 2, 3]

@@ -65,3 +65,97 @@ def test_task_on_cuda_with_autocast():
         logits = task(wave)
     assert feats.dtype == torch.float32 and torch.isfinite(feats).all()
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+
+
+class _AuxModel(torch.nn.Module):
+    input_kind = "logmel"
+
+    def __init__(self, num_classes: int = 3, n_mels: int = 64):
+        super().__init__()
+        self.n_mels = n_mels
+        self.classifier = torch.nn.Linear(n_mels, num_classes)
+
+    def forward(self, x):
+        features = x.mean(dim=-1)
+        return self.classifier(features), {"reconstruction": features.pow(2).mean(), "sparsity": features.abs().mean()}
+
+
+@pytest.fixture
+def aux_model():
+    from audiolens.models import MODELS, register_model
+
+    def aux_test_model(*, num_classes: int = 3, n_mels: int = 64):
+        return _AuxModel(num_classes, n_mels)
+
+    register_model(default_cfg={"input_kind": "logmel"})(aux_test_model)
+    yield "aux_test_model"
+    MODELS.remove("aux_test_model")
+
+
+def test_auxiliary_losses_are_weighted_into_the_loss(aux_model):
+    task = _task(model=aux_model, loss_weights={"reconstruction": 0.5})
+    wave, target = torch.randn(4, 4000), torch.tensor([0, 1, 2, 0])
+    logits = task(wave)  # forward returns the logits only
+    assert logits.shape == (4, 3)
+    torch.manual_seed(0)
+    loss = task.training_step((wave, target), 0)
+    x = task.features(wave)
+    main_loss = torch.nn.functional.cross_entropy(task.model(x)[0], target)
+    _, aux = task.model(x)
+    expected = main_loss + 0.5 * aux["reconstruction"] + 1.0 * aux["sparsity"]
+    assert torch.allclose(loss, expected, atol=1e-6)
+    bad = _task(model=aux_model, loss_weights={"causal": 1.0})
+    with pytest.raises(
+        ParameterError, match=r"task.loss_weights names \['causal'\].*returns \['reconstruction', 'sparsity'\]"
+    ):
+        bad.training_step((wave, target), 0)
+
+
+def test_multilabel_task_uses_sigmoid_and_binary_cross_entropy():
+    task = _task(multilabel=True).eval()
+    wave = torch.randn(4, 4000)
+    target = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    logits = task(wave)
+    assert torch.allclose(
+        task._loss(logits, target), torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    )
+    probs = task.predict_step(wave, 0)
+    assert torch.allclose(probs, torch.sigmoid(logits)) and not torch.allclose(probs.sum(-1), torch.ones(4))
+    assert set(task.metrics["val"].keys()) == {"val_map", "val_micro_f1"}
+    with pytest.raises(ParameterError, match="single-label"):
+        _task(multilabel=True, class_weights=[1.0, 1.0, 1.0])
+
+
+def test_input_kind_mismatch_is_refused():
+    with pytest.raises(ParameterError, match="takes 'logmel' input but features.type is 'waveform'"):
+        _task(features={"type": "waveform", "sample_rate": 8000})
+
+
+def test_seed_step_differs_for_every_micro_batch_of_an_accumulation_group(tmp_path):
+    import lightning as L
+
+    from audiolens.training.data import WaveformDataset
+
+    class Recording(ClassificationTask):
+        seeds: list = []
+
+        def training_step(self, batch, batch_idx):
+            Recording.seeds.append(torch.initial_seed())
+            return super().training_step(batch, batch_idx)
+
+    task = Recording(model="small_cnn_tiny", class_names=["a", "b"], features=get_preset("pann", 8000).to_dict())
+    data = WaveformDataset([torch.randn(4000) for _ in range(16)], [i % 2 for i in range(16)], 4000)
+    loader = torch.utils.data.DataLoader(data, batch_size=4)
+    trainer = L.Trainer(
+        max_epochs=2,
+        accumulate_grad_batches=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, train_dataloaders=loader)
+    assert len(Recording.seeds) == 8 and len(set(Recording.seeds)) == 8  # 2 epochs x 4 micro-batches
+    assert trainer.global_step == 4

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        child = sub.add_parser(name, help=command.help, description=(command.__doc__ or command.help).strip())
+        description = (command.__doc__ or command.help).strip().replace("%", "%%")  # argparse formats with %
+        child = sub.add_parser(name, help=command.help.replace("%", "%%"), description=description)
         command().add_arguments(child)
     return parser
 

@@ -460,12 +460,12 @@ def _write_start_files(run_dir: Path, exp: Any) -> None:
     ``env.json`` describes the process that trains the model: the ``train`` stage rewrites it
     when it runs; later invocations are recorded in ``run.json`` (``invocations``).
     """
+    state = RunState.open(run_dir)  # first: run.json marks the folder as a run folder of this format
+    state.data["invocations"] = [*state.data.get("invocations", []), {"command": sys.argv, "started": _now()}][-20:]
+    state.save()
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(experiment_dict(exp), sort_keys=False))
     if not (run_dir / "env.json").is_file():
         atomic_write_text(run_dir / "env.json", json.dumps(environment(exp.seed), indent=2))
-    state = RunState.open(run_dir)
-    state.data["invocations"] = [*state.data.get("invocations", []), {"command": sys.argv, "started": _now()}][-20:]
-    state.save()
 
 
 def run_experiment(

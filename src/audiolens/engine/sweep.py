@@ -246,13 +246,13 @@ def run_sweep(
         check_run_folder(out)
     ray = _connect_ray(address) if launcher == "ray" else None
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "sweep.yaml", yaml.safe_dump({**config.model_dump(), "experiment": str(experiment)}))
     state = _state(out, RUN_FORMAT)
+    state["stages"]["cells"] = {"status": "running"}
+    atomic_write_text(out / "run.json", json.dumps(state, indent=2))  # first: marks the sweep folder
+    atomic_write_text(out / "sweep.yaml", yaml.safe_dump({**config.model_dump(), "experiment": str(experiment)}))
     todo = [c for c in cells if not _finished(c)]
     console.line(f"sweep {out}: {len(cells)} cell(s), {len(cells) - len(todo)} finished, {len(todo)} to run")
     started = time.perf_counter()
-    state["stages"]["cells"] = {"status": "running"}
-    atomic_write_text(out / "run.json", json.dumps(state, indent=2))
     try:
         if ray is not None:
             _run_ray(ray, todo, console)

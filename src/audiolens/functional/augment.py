@@ -41,15 +41,29 @@ def mixup(
     if x.shape[0] != targets.shape[0]:
         raise ParameterError(f"batch sizes differ: x {x.shape[0]}, targets {targets.shape[0]}")
     batch = x.shape[0]
-    gamma1 = torch._standard_gamma(torch.full((batch,), float(alpha)), generator=generator)
-    gamma2 = torch._standard_gamma(torch.full((batch,), float(alpha)), generator=generator)
-    lam = (gamma1 / (gamma1 + gamma2)).to(x.device, x.dtype)
+    lam = _beta_sample(float(alpha), batch, generator).to(x.device, x.dtype)
     perm = torch.randperm(batch, generator=generator).to(x.device)
     lam_x = lam.view(-1, *([1] * (x.dim() - 1)))
     mixed = lam_x * x + (1 - lam_x) * x[perm]
     lam_t = lam.view(-1, *([1] * (targets.dim() - 1))).to(targets.dtype)
     mixed_targets = lam_t * targets + (1 - lam_t) * targets[perm]
     return mixed, mixed_targets, lam
+
+
+def _beta_sample(alpha: float, batch: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``(batch,)`` draws of ``Beta(alpha, alpha)`` (``torch.distributions``), from ``generator`` when given.
+
+    ``torch.distributions`` samples from the global RNG; with a generator, a seed drawn from it
+    seeds a forked global RNG, so the result depends on the generator only.
+    """
+    concentration = torch.full((batch,), alpha)
+    distribution = torch.distributions.Beta(concentration, concentration)
+    if generator is None:
+        return distribution.sample()
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return distribution.sample()
 
 
 def mask_along_axis(

@@ -36,7 +36,12 @@ row's log-sum-exp needs no max pass, ``ln sum_j exp(-D_ij / k sigma^2)`` is the 
 of terms in ``[0, 1]`` that is ``>= 1`` (no overflow; underflowing terms are negligible
 against the 1). The class sums are one matrix product of the kernel tile with the one-hot
 labels. One pass gives both bounds, every noise variance and the class-conditional terms; no
-silent sub-sampling; runs on the input's device.
+silent sub-sampling; runs on the input's device. Exactness: ``|x|^2 + |y|^2 - 2 x.y`` loses
+about ``d eps (|x|^2 + |y|^2)`` to cancellation, so self-distances are set to 0 and any pair
+closer than that bound (near-duplicates, classes collapsed far from the mean) is recomputed as
+``sum((x - y)^2)``; with that, float32 stays finite far from the origin and collapsed classes
+give ``I(Z;Y) = H(Y)`` to rounding in float64. What remains is ordinary float rounding of the
+distances (relative ``~d eps``), which matters only when ``sigma^2`` is below it.
 """
 
 from __future__ import annotations
@@ -282,6 +287,9 @@ def _kde(
     if labels is not None:
         inverse, counts, h_y = _classes(labels)
         one_hot = torch.nn.functional.one_hot(inverse, len(counts)).to(dtype)  # (N, C)
+    # |x|^2 + |y|^2 - 2 x.y loses about d * eps * (|x|^2 + |y|^2) to cancellation: distances
+    # below that (near-duplicates, collapsed classes far from the mean) are recomputed exactly.
+    tolerance = 8.0 * z.shape[1] * torch.finfo(dtype).eps
     kern_buf = torch.empty(block_size, block_size, dtype=dtype, device=z.device)
     # K is symmetric: visit the tiles (I, J) with J >= I once and credit row sums to I and
     # column sums to J, which halves the distance products and the exponentials.
@@ -291,6 +299,7 @@ def _kde(
             j1 = min(n, j0 + block_size)
             dist = torch.addmm(sq[None, j0:j1], z[i0:i1], z[j0:j1].T, alpha=-2.0)
             dist.add_(sq[i0:i1, None]).clamp_min_(0.0)  # (Bi, Bj) squared distances
+            _exact_small_distances(dist, z, sq, i0, j0, tolerance)
             kern = kern_buf[: i1 - i0, : j1 - j0]
             for k, scale in enumerate(scales):
                 torch.mul(dist, scale, out=kern).exp_()  # in [0, 1]; exactly 1 on the diagonal
@@ -319,6 +328,30 @@ def _kde(
             _warn_if_saturated(estimate, math.log(n) * factor, h_y * factor, f"sigma^2 = {variance}")
         results.append(estimate)
     return results
+
+
+def _exact_small_distances(
+    dist: torch.Tensor, z: torch.Tensor, sq: torch.Tensor, i0: int, j0: int, tolerance: float
+) -> None:
+    """Fix, in place, the distances of a tile that the matmul formula cannot resolve.
+
+    Self-distances are exactly 0 (so the self-term of every row is exactly 1, also in float32
+    far from the origin); a pair whose computed distance is within the cancellation error
+    ``tolerance * (|z_i|^2 + |z_j|^2)`` is recomputed as ``sum((z_i - z_j)^2)``, in chunks of
+    bounded memory. Ordinary data have no such pair, so this costs one comparison per tile.
+    """
+    rows_n, cols_n = dist.shape
+    close = dist <= tolerance * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
+    if i0 == j0:
+        dist.diagonal().zero_()
+        close.fill_diagonal_(False)
+    if not bool(close.any()):
+        return
+    rows, cols = close.nonzero(as_tuple=True)
+    chunk = max(1, (1 << 22) // max(1, z.shape[1]))
+    for start in range(0, len(rows), chunk):
+        r, c = rows[start : start + chunk], cols[start : start + chunk]
+        dist[r, c] = (z[i0 + r] - z[j0 + c]).pow(2).sum(dim=1)
 
 
 def binning_estimates(

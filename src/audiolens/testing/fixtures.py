@@ -278,6 +278,39 @@ def make_folder(
     return root
 
 
+def make_multilabel_folder(
+    root: str | os.PathLike,
+    classes: Sequence[str] = ("bird", "car", "dog"),
+    n_per_combination: int = 4,
+    *,
+    sample_rate: int = 16000,
+    duration: float = 0.2,
+) -> Path:
+    """Write a multi-label folder dataset: each clip sums the tones of its classes.
+
+    Every non-empty combination of one or two classes gets ``n_per_combination`` clips in
+    ``root/clips/``; ``root/labels.csv`` has columns ``path, labels, fold`` (``labels`` the class
+    names joined by ``;``, fold ``n % 2 + 1``). Load it with
+    ``create_dataset("folder", root, manifest="labels.csv")``.
+
+    Returns:
+        ``root`` as a :class:`Path`.
+    """
+    root = Path(root)
+    combos = [(c,) for c in range(len(classes))]
+    combos += [(a, b) for a in range(len(classes)) for b in range(a + 1, len(classes))]
+    t = np.arange(round(duration * sample_rate)) / sample_rate
+    rows = []
+    for combo in combos:
+        for n in range(n_per_combination):
+            signal = sum(np.sin(2 * np.pi * class_frequency(c) * t + n) for c in combo) * (0.4 / len(combo))
+            name = "_".join(classes[c] for c in combo)
+            path = save_audio(root / "clips" / f"{name}_{n}.wav", signal, sample_rate)
+            rows.append([path.relative_to(root).as_posix(), ";".join(classes[c] for c in combo), n % 2 + 1])
+    _write_csv(root / "labels.csv", ["path", "labels", "fold"], rows)
+    return root
+
+
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
