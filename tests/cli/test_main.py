@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from audiolens.cli.main import build_parser, main
@@ -26,22 +25,20 @@ def test_cli_holds_no_task_or_stage_branches():
         assert f'"{name}"' not in source and f"'{name}'" not in source, name
 
 
-def test_help_starts_fast():
-    # torch and Lightning are imported lazily, by the commands that need them
-    best = min(_timed([sys.executable, "-m", "audiolens", "--help"]) for _ in range(3))
-    assert best < 1.5, f"audiolens --help took {best:.2f} s"
+def test_help_imports_no_heavy_library():
+    # torch and Lightning are imported lazily, by the commands that need them (the start-up time
+    # itself is measured by benchmarks/engine.py)
+    assert subprocess.run([sys.executable, "-m", "audiolens", "--help"], capture_output=True).returncode == 0
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, audiolens.cli.main as m; m.build_parser(); print('torch' in sys.modules)"],
+        [
+            sys.executable,
+            "-c",
+            "import sys, audiolens.cli.main as m; m.build_parser(); print('torch' in sys.modules, 'lightning' in sys.modules)",
+        ],
         capture_output=True,
         text=True,
     )
-    assert probe.stdout.strip() == "False"
-
-
-def _timed(command):
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
+    assert probe.stdout.strip() == "False False"
 
 
 def test_bad_input_is_one_line_with_status_2(tmp_path, capsys):

@@ -142,6 +142,20 @@ def test_resolving_a_resolved_config_is_idempotent():
             {"data": {"name": "synthetic"}, "infoplane": {"noise_variances": [0]}},
             r"infoplane.noise_variances\[0\] must be > 0",
         ),
+        ({"data": {"name": "synthetic"}, "optim": {"lr": float("inf")}}, r"optim.lr must be a finite number"),
+        ({"data": {"name": "synthetic"}, "trainer": {"accelerator": "gpux"}}, r"^trainer: .*gpux"),
+        ({"data": {"name": "synthetic"}, "trainer": {"limit_train_batches": "abc"}}, r"^trainer: "),
+        ({"data": {"name": "synthetic"}, "evaluate": [{"name": "nope"}]}, "unknown evaluate dataset 'nope'"),
+        ({"data": {"name": "synthetic"}, "evaluate": [{"name": "fsdd", "split": "bogus"}]}, "split must be test, all"),
+        (
+            {
+                "data": {"name": "cora"},
+                "task": {"type": "node_classification"},
+                "model": {"name": "gcn"},
+                "evaluate": [{"name": "cora", "split": "fold=1"}],
+            },
+            "a graph's split is one of train, val, test, all",
+        ),
     ],
 )
 def test_bad_configs_are_one_line_naming_the_key(config, match):
@@ -164,6 +178,15 @@ def test_set_overrides_parse_yaml_values_and_assign():
         apply_overrides({}, ["trainer.max_epochs"])
     with pytest.raises(ParameterError, match="'seed' is not a section"):
         apply_overrides({"seed": 1}, ["seed.x=1"])
+
+
+def test_overrides_may_interpolate(monkeypatch):
+    monkeypatch.setenv("AUDIOLENS_DATA", "/data")
+    config = apply_overrides({"data": {"name": "fsdd", "sample_rate": 8000}}, ["data.root=${AUDIOLENS_DATA}/x"])
+    config = apply_overrides(config, ["data.kwargs.seed=${data.sample_rate}"])
+    assert config["data"]["root"] == "${AUDIOLENS_DATA}/x"  # kept for interpolate(), which resolves it
+    resolved = interpolate(config)
+    assert resolved["data"]["root"] == "/data/x" and resolved["data"]["kwargs"]["seed"] == 8000
 
 
 def test_environment_and_key_interpolation(monkeypatch):

@@ -127,11 +127,14 @@ def test_bad_grid_fails_before_any_cell_runs(sweep_file, tmp_path, capsys):
     bad.write_text(yaml.safe_dump(grid))
     assert main(["sweep", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "sweep variants need names" in capsys.readouterr().err
+    grid["variants"], grid["seeds"] = {"a": []}, [0, 0]
+    bad.write_text(yaml.safe_dump(grid))
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "z")]) == 2
+    assert "sweep seeds must be distinct" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_two_cells_through_a_local_ray_instance(sweep_file, tmp_path, monkeypatch):
-    pytest.importorskip("ray")
     monkeypatch.chdir(tmp_path)
     grid = yaml.safe_load(sweep_file.read_text())
     grid["variants"] = {"default": []}

@@ -7,11 +7,12 @@ parsing, merging, ``--set`` overrides and ``${VAR}`` interpolation are OmegaConf
 engine), validation is pydantic's, here.
 
 :class:`Config` is strict (no silent coercion: ``"abc"``, ``true`` or ``2.5`` are not an
-integer, a string is not a list) and forbids unknown keys. :func:`validate` turns pydantic's
-:class:`~pydantic.ValidationError` into one :class:`~audiolens.ParameterError` line that names
+integer, a string is not a list; ``.inf`` and ``.nan`` are not numbers) and forbids unknown
+keys. :func:`validate` turns pydantic's :class:`~pydantic.ValidationError` into one
+:class:`~audiolens.ParameterError` line that names
 the key path and, for unknown keys or choices, lists the valid ones::
 
-    optim.lr: must be > 0 (got -1)
+    optim.lr must be > 0 (got -1)
     unknown key(s) ['rot'] in section 'data'; valid keys: batch_size, duration, ...
     unknown task.type 'segmentation'; valid choices: classification, node_classification
 """
@@ -59,7 +60,9 @@ class Config(BaseModel):
     one-line :class:`~audiolens.ParameterError`.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=(), validate_default=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, protected_namespaces=(), validate_default=False, allow_inf_nan=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML/JSON-ready dict of every field (defaults included)."""
@@ -120,6 +123,7 @@ _PLAIN = {
     "int_parsing": lambda ctx: "must be an integer",
     "int_from_float": lambda ctx: "must be an integer",
     "float_type": lambda ctx: "must be a number",
+    "finite_number": lambda ctx: "must be a finite number",
     "float_parsing": lambda ctx: "must be a number",
     "bool_type": lambda ctx: "must be true or false",
     "string_type": lambda ctx: "must be a string",

@@ -111,8 +111,9 @@ def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict
             if node is not None and not isinstance(node, dict):
                 raise ParameterError(f"--set {item!r}: {'.'.join(parts[: depth + 1])!r} is not a section")
         try:
-            parsed = OmegaConf.select(OmegaConf.from_dotlist([f"{key}={item.partition('=')[2]}"]), key)
-            value = OmegaConf.to_container(parsed, resolve=False) if OmegaConf.is_config(parsed) else parsed
+            value = OmegaConf.to_container(OmegaConf.from_dotlist([f"{key}={item.partition('=')[2]}"]), resolve=False)
+            for part in parts:  # the parsed value, interpolations (${VAR}, ${a.b}) left for interpolate()
+                value = value[part]
             OmegaConf.update(cfg, key, value, merge=False)
         except (OmegaConfBaseException, yaml.YAMLError) as exc:
             raise ParameterError(f"--set {item!r}: {exc}") from None

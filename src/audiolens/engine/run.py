@@ -71,6 +71,9 @@ __all__ = [
     "RunState",
     "check_run_folder",
     "environment",
+    "latest_version",
+    "next_version",
+    "run_complete",
     "run_experiment",
 ]
 
@@ -361,14 +364,20 @@ def _check_selected(run: Run, stages: list[Stage], only: Sequence[str]) -> None:
 
 
 # ---------------------------------------------------------------------- folders
-def _next_version(base: Path) -> Path:
-    numbers = [int(m.group(1)) for p in base.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
-    return base / f"version_{max(numbers) + 1 if numbers else 0}"
+def _versions(base: Path) -> list[int]:
+    return sorted(int(m.group(1)) for p in base.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name)))
 
 
-def _latest_version(base: Path) -> Path | None:
-    numbers = [int(m.group(1)) for p in base.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
-    return base / f"version_{max(numbers)}" if numbers else None
+def next_version(base: Path) -> Path:
+    """A fresh numbered folder ``base/version_K`` (K one above the highest, 0 for the first)."""
+    numbers = _versions(base)
+    return base / f"version_{numbers[-1] + 1 if numbers else 0}"
+
+
+def latest_version(base: Path) -> Path | None:
+    """The highest-numbered ``base/version_K``, or ``None``."""
+    numbers = _versions(base)
+    return base / f"version_{numbers[-1]}" if numbers else None
 
 
 def _training_sections() -> tuple[str, ...]:
@@ -387,9 +396,10 @@ def _check_resumable(run_dir: Path, exp: Any) -> None:
         pass  # compare what is stored as it is
     new = experiment_dict(exp)
     training = _training_sections()
-    differing = [
-        k for k in changed_keys(stored, new) if k.split(".")[0].split("[")[0] in training and k not in COSMETIC_KEYS
-    ]
+    free = set(COSMETIC_KEYS) | {
+        f"{cls.section}.{key}" for _, cls in STAGES.items() if cls.section for key in cls.summary_keys
+    }
+    differing = [k for k in changed_keys(stored, new) if k.split(".")[0].split("[")[0] in training and k not in free]
     if not differing:
         return
     analyses = [cls.section for _, cls in STAGES.items() if cls.training_time and cls.section]
@@ -518,13 +528,13 @@ def run_experiment(
             base = Path("runs") / source_path.stem
             if overwrite:
                 raise ParameterError("--overwrite needs --out: without it every run gets a fresh folder")
-            latest = _latest_version(base)
+            latest = latest_version(base)
             if resume or stages:
                 if latest is None:
                     raise ParameterError(f"--resume: no run folder under {base} to continue; run without --resume")
                 run_dir = latest
             else:
-                run_dir = _next_version(base)
+                run_dir = next_version(base)
     if stages is not None:
         if not (run_dir / "run.json").is_file():
             check_run_folder(run_dir)
@@ -540,9 +550,9 @@ def run_experiment(
         _write_start_files(run_dir, exp)
         with capture_dependency_output(run_dir / "logs" / "run.log", console):
             run.execute(stages)
-    except AudiolensError:
-        # A run that failed on bad input before anything completed leaves nothing behind, so the
-        # corrected command does not need --overwrite.
+    except Exception:
+        # A run that failed (on bad input, or otherwise) before anything completed leaves nothing
+        # behind, so the corrected command does not need --overwrite.
         if fresh and not any(run_dir.rglob("last.ckpt")) and not _any_done(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -550,6 +560,15 @@ def run_experiment(
         os.environ.pop("AUDIOLENS_RUN_DIR", None)
     _summary(run, time.perf_counter() - started)
     return run_dir
+
+
+def run_complete(run_dir: Path) -> bool:
+    """Whether every stage recorded in ``run_dir/run.json`` is done (or skipped as done)."""
+    try:
+        stages = json.loads((Path(run_dir) / "run.json").read_text()).get("stages", {})
+    except (OSError, ValueError):
+        return False
+    return bool(stages) and all(s.get("status") in _DONE for s in stages.values())
 
 
 def _any_done(run_dir: Path) -> bool:
@@ -564,16 +583,14 @@ def _any_done(run_dir: Path) -> bool:
 
 
 def _summary(run: Run, seconds: float) -> None:
-    from audiolens.report import Page, headline
+    from audiolens.report import Page, headline, headline_text
 
     page = Page(run.dir)
     lines = [f"audiolens: {run.label} finished in {seconds:.1f} s"]
-    names = [n for n in run.plugin.headline]
     if page.has("metrics.json"):
-        final = page.json("metrics.json").get("final", {})
-        shown = [f"{n} {final[n]:.4f}" for n in names if isinstance(final.get(n), (int, float))][:3]
+        shown = headline_text(page.json("metrics.json").get("final", {}), run.plugin.headline)
         if shown:
-            lines.append("  " + "   ".join(shown))
+            lines.append("  " + shown)
     else:
         found = headline(page)
         if found is not None:

@@ -12,11 +12,14 @@ The sweep file::
 
 Cells go to ``SWEEP/<variant>/seed-<s>/``, complete run folders (a variant that sets
 ``data.test_folds`` to several folds makes every cell a cross-validation; score it with
-``cv.mean``). Every cell's experiment is validated before any cell runs. Cells run one after
-another, in ``--jobs N`` local processes (each with ``cpu_count / N`` torch threads; they die
-with the sweep), or as Ray tasks on a cluster (``--launcher ray --address ADDR``; ``local``
-starts a local Ray instance; cells write to the sweep folder, so the cluster needs a shared
-file system). ``--resume`` skips finished cells and resumes interrupted ones.
+``cv.mean``). Every cell's experiment is validated before any cell runs. Each cell is its own
+``audiolens run --resume`` process (cells stay independent, and a cell may use DDP itself);
+cells run one after another, ``--jobs N`` at a time (each with ``cpu_count / N`` torch threads,
+output in ``SWEEP/logs/``; they die with the sweep), or as Ray tasks on a cluster
+(``--launcher ray --address ADDR``; ``local`` starts a local Ray instance; cells write to the
+sweep folder by absolute path, so the cluster needs a shared file system). ``--resume`` skips
+the cells whose run folder is complete for the same experiment and resumes the others (a
+cell whose training settings changed is refused, as ``audiolens run --resume`` refuses it).
 
 Outputs: ``sweep.json`` (per variant ``{"metric", "mean", "std", "ci95": [lo, hi], "per_seed",
 "seeds", "n"}``; ``std`` is the sample standard deviation and ``ci95`` the two-sided Student-t
@@ -31,11 +34,12 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +73,13 @@ class SweepConfig(Config):
     variants: dict[str, list[str]] = Field(default_factory=lambda: {"base": []})
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     metric: str = "final.test_accuracy"
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ParameterError(f"sweep seeds must be distinct (each is a folder seed-<s>), got {value}")
+        return value
 
     @field_validator("variants")
     @classmethod
@@ -168,38 +179,53 @@ def _cells(config: SweepConfig, experiment: Path, out: Path) -> list[Cell]:
     ]
 
 
-def _finished(cell: Cell) -> bool:
-    path = Path(cell.out) / "run.json"
-    if not path.is_file():
+def _finished(cell: Cell, expected: dict[str, Any]) -> bool:
+    """Every stage of the cell's run folder is done, for the experiment the sweep now asks for."""
+    from audiolens.engine.run import run_complete
+
+    if not run_complete(Path(cell.out)):
         return False
     try:
-        stages = json.loads(path.read_text()).get("stages", {})
-    except (OSError, ValueError):
+        stored = yaml.safe_load((Path(cell.out) / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
         return False
-    return bool(stages) and all(s.get("status") in ("done", "skipped") for s in stages.values())
+    return stored == expected
 
 
 def _die_with_parent() -> None:
-    """Linux: a cell process ends when the sweep process dies (no orphan keeps writing)."""
+    """Linux: a cell process is killed when the thread that started it dies (no orphan keeps writing)."""
     with contextlib.suppress(Exception):
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def run_cell(cell: Cell, threads: int | None = None, quiet: bool = False) -> str:
-    """Run (or resume) one cell; returns its folder. Used in-process, in worker processes and on Ray."""
+def run_cell(cell: Cell, threads: int | None = None, log: str | None = None) -> int:
+    """Run (or resume) one cell as its own ``audiolens run`` process; returns its exit status.
+
+    A process of its own per cell keeps cells independent (memory, global state) and lets a cell
+    use several processes itself (DDP). Used for local cells, sequential or parallel, and as a
+    Ray task.
+
+    Args:
+        cell: The cell.
+        threads: torch threads of the cell (``OMP_NUM_THREADS``; ``None``: the default).
+        log: A file that receives the cell's output (progress bar off); ``None``: the console.
+    """
+    command = [sys.executable, "-m", "audiolens", "run", cell.experiment, "--out", cell.out, "--resume"]
+    for item in (*cell.overrides, *(["trainer.enable_progress_bar=false"] if log else [])):
+        command += ["--set", item]
+    env = dict(os.environ)
     if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    from audiolens.engine.run import run_experiment
-
-    overrides = list(cell.overrides) + (["trainer.enable_progress_bar=false"] if quiet else [])
-    console = Console(quiet=quiet, prefix=f"[{cell.label}] ")
-    run_experiment(cell.experiment, out=cell.out, overrides=overrides, resume=True, console=console)
-    return cell.out
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    if log is None:
+        return subprocess.run(command, env=env, preexec_fn=_die_with_parent).returncode  # noqa: PLW1509
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as handle:
+        return subprocess.run(  # noqa: PLW1509
+            command, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        ).returncode
 
 
 def run_sweep(
@@ -223,7 +249,7 @@ def run_sweep(
             Ray cluster (nothing is written).
     """
     from audiolens.engine.config import interpolate, read_experiment_file
-    from audiolens.engine.run import RUN_FORMAT, _latest_version, _next_version, check_run_folder
+    from audiolens.engine.run import RUN_FORMAT, check_run_folder, latest_version, next_version
 
     console = console or Console()
     sweep_file = Path(sweep_file)
@@ -236,10 +262,10 @@ def run_sweep(
     experiment = _find_experiment(config.experiment, sweep_file)
     if out is None:
         base = Path("runs") / sweep_file.stem
-        out = (_latest_version(base) if resume else None) or _next_version(base)
-    out = Path(out)
-    cells = _cells(config, experiment, out)
-    _validate_cells(cells)
+        out = (latest_version(base) if resume else None) or next_version(base)
+    out = Path(out).resolve()  # absolute: Ray workers and cell processes may run elsewhere
+    cells = _cells(config, experiment.resolve(), out)
+    expected = _validate_cells(cells)
     if out.is_dir() and any(out.iterdir()):
         if not resume:
             raise ParameterError(f"sweep folder {out} already exists; pass --resume to continue it")
@@ -250,17 +276,18 @@ def run_sweep(
     state["stages"]["cells"] = {"status": "running"}
     atomic_write_text(out / "run.json", json.dumps(state, indent=2))  # first: marks the sweep folder
     atomic_write_text(out / "sweep.yaml", yaml.safe_dump({**config.model_dump(), "experiment": str(experiment)}))
-    todo = [c for c in cells if not _finished(c)]
+    todo = [c for c in cells if not _finished(c, expected[c.label])]
     console.line(f"sweep {out}: {len(cells)} cell(s), {len(cells) - len(todo)} finished, {len(todo)} to run")
     started = time.perf_counter()
     try:
         if ray is not None:
-            _run_ray(ray, todo, console)
+            _run_ray(ray, todo, out, console)
         elif jobs > 1 and len(todo) > 1:
-            _run_processes(todo, jobs, console)
+            _run_parallel(todo, jobs, out, console)
         else:
-            for cell in todo:
-                run_cell(cell)
+            for k, cell in enumerate(todo, 1):
+                console.line(f"cell {cell.label} ({k}/{len(todo)})")
+                _check_status(cell, run_cell(cell), None)
     finally:
         if ray is not None and address == "local":
             ray.shutdown()
@@ -291,14 +318,27 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _validate_cells(cells: list[Cell]) -> None:
-    from audiolens.engine.config import load_experiment
+def _validate_cells(cells: list[Cell]) -> dict[str, dict[str, Any]]:
+    """Resolve every cell's experiment before any runs; ``{label: resolved experiment dict}``."""
+    from audiolens.engine.config import experiment_dict, load_experiment
 
+    resolved = {}
     for cell in cells:
         try:
-            load_experiment(cell.experiment, list(cell.overrides))
+            resolved[cell.label] = experiment_dict(load_experiment(cell.experiment, list(cell.overrides)))
         except AudiolensError as err:
             raise ParameterError(f"sweep cell {cell.label}: {err}") from None
+    return resolved
+
+
+def _log_file(out: Path, cell: Cell) -> str:
+    return str(out / "logs" / f"{cell.variant}-seed-{cell.seed}.log")
+
+
+def _check_status(cell: Cell, status: int, log: str | None) -> None:
+    if status != 0:
+        where = f"; its output is in {log}" if log else ""
+        raise DataError(f"sweep cell {cell.label} failed (exit status {status}){where}; fix it and run with --resume")
 
 
 def _connect_ray(address: str | None) -> Any:
@@ -334,25 +374,27 @@ def _state(out: Path, version: int) -> dict[str, Any]:
     return {"format": version, "kind": "sweep", "stages": {}}
 
 
-def _run_processes(cells: list[Cell], jobs: int, console: Console) -> None:
+def _run_parallel(cells: list[Cell], jobs: int, out: Path, console: Console) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_die_with_parent) as pool:
-        futures = {pool.submit(run_cell, cell, threads, True): cell for cell in cells}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_cell, cell, threads, _log_file(out, cell)): cell for cell in cells}
         for future in as_completed(futures):
             cell = futures[future]
-            future.result()  # re-raises a cell's error
+            if future.result() != 0:
+                for pending in futures:
+                    pending.cancel()
+            _check_status(cell, future.result(), _log_file(out, cell))
             console.line(f"  cell {cell.label}: done")
 
 
-def _run_ray(ray: Any, cells: list[Cell], console: Console) -> None:
+def _run_ray(ray: Any, cells: list[Cell], out: Path, console: Console) -> None:
     remote = ray.remote(num_cpus=1)(run_cell)
-    pending = {remote.remote(cell, 1, True): cell for cell in cells}
+    pending = {remote.remote(cell, 1, _log_file(out, cell)): cell for cell in cells}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
             cell = pending.pop(ref)
-            ray.get(ref)
+            _check_status(cell, ray.get(ref), _log_file(out, cell))
             console.line(f"  cell {cell.label}: done (ray)")
 
 

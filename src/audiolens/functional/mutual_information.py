@@ -341,9 +341,15 @@ def _exact_small_distances(
     bounded memory. Ordinary data have no such pair, so this costs one comparison per tile.
     """
     rows_n, cols_n = dist.shape
-    close = dist <= tolerance * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
     if i0 == j0:
         dist.diagonal().zero_()
+    else:
+        # one reduction decides for almost every tile: no pair can be within the bound
+        bound = tolerance * (float(sq[i0 : i0 + rows_n].max()) + float(sq[j0 : j0 + cols_n].max()))
+        if float(dist.min()) > bound:
+            return
+    close = dist <= tolerance * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
+    if i0 == j0:
         close.fill_diagonal_(False)
     if not bool(close.any()):
         return

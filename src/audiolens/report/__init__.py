@@ -17,12 +17,13 @@ from audiolens.report.plots import (
     plot_sweep,
     plot_training_curves,
 )
-from audiolens.report.sections import SECTIONS, headline, register_section
+from audiolens.report.sections import SECTIONS, headline, headline_text, register_section
 
 __all__ = [
     "SECTIONS",
     "Page",
     "headline",
+    "headline_text",
     "plot_confusion_matrix",
     "plot_cv",
     "plot_infoplane_layers",

@@ -34,7 +34,7 @@ from audiolens.report.plots import (
     plot_training_curves,
 )
 
-__all__ = ["SECTIONS", "headline", "register_section", "sections_for"]
+__all__ = ["SECTIONS", "headline", "headline_text", "register_section", "sections_for"]
 
 Renderer = Callable[[Page], "str | None"]
 
@@ -78,6 +78,12 @@ def headline(page: Page) -> tuple[str, float] | None:
             if final.get(name) is not None:
                 return name, float(final[name])
     return None
+
+
+def headline_text(final: dict[str, Any], names: Sequence[str], limit: int = 3, sep: str = "   ") -> str:
+    """``"name value"`` for the first ``limit`` of ``names`` that ``final`` holds as numbers."""
+    shown = [f"{n} {final[n]:.4f}" for n in names if isinstance(final.get(n), (int, float))]
+    return sep.join(shown[:limit])
 
 
 def _duration(seconds: float | None) -> str:

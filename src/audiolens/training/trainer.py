@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, model_validator
 from audiolens._internal.config import Config, PositiveInt
 from audiolens._internal.errors import ParameterError
 
-__all__ = ["TrainerConfig", "make_trainer"]
+__all__ = ["TrainerConfig", "check_trainer", "make_trainer"]
 
 _RESERVED = ("logger", "callbacks", "default_root_dir", "enable_checkpointing")
 
@@ -81,6 +81,34 @@ class TrainerConfig(Config):
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``lightning.Trainer`` (unset optional ones left out)."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+def check_trainer(config: TrainerConfig) -> None:
+    """Build a throw-away ``lightning.Trainer`` from the section, so that a bad value fails before a run starts.
+
+    Lightning checks accelerators, devices, strategies and precisions when a Trainer is made;
+    its log lines are silenced here.
+
+    Raises:
+        ParameterError: Lightning refused the settings (its message, prefixed with ``trainer``).
+    """
+    import logging
+    import tempfile
+
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            L.Trainer(**config.kwargs(), logger=False, enable_checkpointing=False, default_root_dir=scratch)
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError) as err:
+        raise ParameterError(f"trainer: {str(err).splitlines()[0]}") from None
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def make_trainer(

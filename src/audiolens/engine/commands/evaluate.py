@@ -28,14 +28,17 @@ class EvaluateCommand(Command):
         """Write and print the metrics."""
         from audiolens._internal.errors import DataError
         from audiolens._internal.paths import atomic_write_text
-        from audiolens.training import TASKS, EvaluateEntry, default_device, read_checkpoint
+        from audiolens.training import EvaluateEntry, default_device
+        from audiolens.training.tasks import checkpoint_task
 
         checkpoints = [Path(c) for c in args.checkpoint]
-        stamps = {str(c): read_checkpoint(c)["audiolens"].get("task") for c in checkpoints}
-        if len(set(stamps.values())) > 1:
-            raise DataError(f"the checkpoints come from different tasks {stamps}; an ensemble needs one task")
-        plugin = TASKS.get(next(iter(stamps.values())))()
+        plugins = {str(c): checkpoint_task(c) for c in checkpoints}
+        if len({p.name for p in plugins.values()}) > 1:
+            tasks = {c: p.name for c, p in plugins.items()}
+            raise DataError(f"the checkpoints come from different tasks {tasks}; an ensemble needs one task")
+        plugin = next(iter(plugins.values()))
         entry = EvaluateEntry(name=args.dataset, root=args.data_root, split=args.split)
+        plugin.check_evaluate(entry)
         result = plugin.evaluate(checkpoints, entry, args.device or default_device())
         atomic_write_text(Path(args.out), json.dumps(result, indent=2))
         print(json.dumps({k: v for k, v in result.items() if k != "confusion"}))

@@ -61,6 +61,8 @@ class Stage:
     default: ClassVar[Any] = None
     #: The section takes part in training (adding or changing it needs a new training run).
     training_time: ClassVar[bool] = False
+    #: Keys of a training-time section that only change the stage's summary (a resume may change them).
+    summary_keys: ClassVar[tuple[str, ...]] = ()
     #: Runs in every process of a multi-process run.
     collective: ClassVar[bool] = False
     #: Runs again whenever an earlier stage ran in the same invocation (the report).

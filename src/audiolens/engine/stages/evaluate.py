@@ -31,11 +31,16 @@ class EvaluateStage(Stage):
     default = list
 
     def check(self, exp: Any) -> None:
-        """Entry ids are distinct."""
+        """Entry ids are distinct, and the task can evaluate each entry (dataset name, split)."""
+        from audiolens.training import TASKS
+
         ids = [entry.output for entry in exp.evaluate]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ParameterError(f"evaluate: entries share the id(s) {repeated}; give each a distinct id")
+        plugin = TASKS.get(exp.task.type)()
+        for entry in exp.evaluate:
+            plugin.check_evaluate(entry)
 
     def inputs(self, run: Run) -> list[str]:
         """The best checkpoint."""

@@ -33,8 +33,14 @@ class FoldsStage(Stage):
         return run.is_cv_parent
 
     def fingerprint(self, run: Run) -> Any:
-        """The folds."""
-        return run.cv_folds
+        """The whole experiment.
+
+        A changed post-training section (an added ``evaluate`` entry) re-enters every fold, whose
+        own stages then decide what to run again.
+        """
+        from audiolens.engine.config import experiment_dict
+
+        return experiment_dict(run.exp)
 
     def execute(self, run: Run) -> list[str]:
         """Run (or resume) every fold's sub-run, then write ``cv.json``."""

@@ -98,6 +98,7 @@ class InfoplaneStage(Stage):
     schema = Annotated[InfoplaneConfig | None, BeforeValidator(_switch)]
     default = None
     training_time = True
+    summary_keys = ("dpi_tolerance",)
 
     def check(self, exp: Any) -> None:
         """The estimator, its options, the tracked sets: checked on a tiny input now, not after an epoch."""

@@ -7,7 +7,7 @@ An interrupted training resumes from ``checkpoints/last.ckpt``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audiolens._internal.paths import atomic_write_text
 from audiolens.engine.stages import STAGES, Stage, register_stage
@@ -22,6 +22,12 @@ class TrainStage(Stage):
 
     order = 0
     collective = True
+
+    def check(self, exp: Any) -> None:
+        """The ``trainer`` section as Lightning sees it (accelerator, devices, strategy, precision)."""
+        from audiolens.training.trainer import check_trainer
+
+        check_trainer(exp.trainer)
 
     def fingerprint(self, run: Run) -> None:
         """Training settings are fixed for a run folder (a resume that changes them is refused)."""
@@ -55,7 +61,8 @@ class TrainStage(Stage):
         result = run.results.get("train")
         if result is None:
             return None
+        from audiolens.report import headline_text
+
         final = result.metrics["final"]
-        shown = [f"{n} {final[n]:.4f}" for n in run.plugin.headline if isinstance(final.get(n), (int, float))][:2]
-        epochs = f"{final.get('epochs')} epochs"
-        return ", ".join([epochs, *shown])
+        shown = headline_text(final, run.plugin.headline, limit=2, sep=", ")
+        return f"{final.get('epochs')} epochs" + (f", {shown}" if shown else "")

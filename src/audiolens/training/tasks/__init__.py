@@ -39,7 +39,7 @@ from audiolens._internal.registry import Registry
 from audiolens.models import freeze, load_init_checkpoint
 from audiolens.training.experiment import TrainResult, fit_with_history
 
-__all__ = ["TASKS", "TaskPlugin", "load_checkpoint", "read_checkpoint", "register_task"]
+__all__ = ["TASKS", "TaskPlugin", "checkpoint_task", "load_checkpoint", "read_checkpoint", "register_task"]
 
 #: Task plug-ins by ``task.type``.
 TASKS: Registry[type[TaskPlugin]] = Registry("task.type", builtins=("audiolens.training.tasks",))
@@ -138,7 +138,8 @@ class TaskPlugin:
         L.seed_everything(exp.seed, workers=True, verbose=False)
         module, datamodule = self.build(exp)
         init = None
-        if exp.model.init_checkpoint:
+        resuming = resume and (run_dir / "checkpoints" / "last.ckpt").is_file()
+        if exp.model.init_checkpoint and not resuming:  # a resumed run restores its own weights
             init = load_init_checkpoint(
                 module.model, exp.model.init_checkpoint, strict=exp.model.init_strict, model_name=exp.model.name
             )
@@ -180,6 +181,13 @@ class TaskPlugin:
         module.load_state_dict(checkpoint["state_dict"])
         return module
 
+    def check_evaluate(self, entry: Any) -> None:
+        """Cheap checks of an ``evaluate`` entry before a run starts (default: none).
+
+        Raises:
+            ParameterError: An entry the task cannot evaluate (unknown dataset, bad split).
+        """
+
     def evaluate_test(self, exp: Any, run_dir: Path, device: str) -> dict[str, Any] | None:
         """Metrics of ``best.ckpt`` on the run's own test split (``eval/test.json``), or ``None`` without one."""
         return None
@@ -211,18 +219,28 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> L.LightningModule:
-    """Load any audiolens checkpoint through the loader of the task that wrote it (eval mode).
+def checkpoint_task(path: str | os.PathLike, checkpoint: dict[str, Any] | None = None) -> TaskPlugin:
+    """The plug-in of the task that wrote checkpoint ``path`` (its ``audiolens`` stamp).
 
     Raises:
         DataError: Missing or unreadable file, or a task that is not registered here (the
             message lists the registered ones).
     """
-    ckpt = read_checkpoint(path)
+    ckpt = checkpoint if checkpoint is not None else read_checkpoint(path)
     stamp = ckpt["audiolens"].get("task")
     if stamp not in TASKS:
         raise DataError(
             f"{path} was written by task {stamp!r}, which is not registered here; registered tasks: "
             f"{', '.join(TASKS.names())} (install the plug-in that provides it)"
         )
-    return TASKS.get(stamp)().load(ckpt).to(map_location).eval()
+    return TASKS.get(stamp)()
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> L.LightningModule:
+    """Load any audiolens checkpoint through the loader of the task that wrote it (eval mode).
+
+    Raises:
+        DataError: As :func:`checkpoint_task`.
+    """
+    ckpt = read_checkpoint(path)
+    return checkpoint_task(path, ckpt).load(ckpt).to(map_location).eval()

@@ -9,6 +9,7 @@ Multi-label datasets (0/1 targets) train with binary cross-entropy and are score
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +97,17 @@ class ClassificationPlugin(TaskPlugin):
                 raise ParameterError(str(unknown_choice("dataset", source.name, list_datasets())) + hint)
         if exp.data.split == "loso":
             self.cv_folds(exp)
+
+    def check_evaluate(self, entry: EvaluateEntry) -> None:
+        """A registered dataset and a split ``test``, ``all`` or ``fold=K``."""
+        if entry.name not in list_datasets():
+            raise ParameterError(
+                str(unknown_choice("dataset", entry.name, list_datasets())).replace("dataset", "evaluate dataset", 1)
+            )
+        if not re.fullmatch(r"test|all|fold=\d+", entry.split):
+            raise ParameterError(
+                f"evaluate entry {entry.output!r}: split must be test, all or fold=K, got {entry.split!r}"
+            )
 
     def cv_folds(self, exp: Any) -> list[int] | None:
         """``data.test_folds`` with several folds, or every fold with ``data.split: loso``."""

@@ -24,6 +24,7 @@ from audiolens.training.tasks import TaskPlugin, load_checkpoint, register_task
 
 __all__ = ["NodeClassificationConfig", "NodeClassificationPlugin"]
 
+_GRAPH_SPLITS = ("train", "val", "test", "all")
 _AUDIO_ONLY_DATA_KEYS = ("sources", "sample_rate", "test_folds", "val_folds", "duration")
 
 
@@ -70,6 +71,15 @@ class NodeClassificationPlugin(TaskPlugin):
                 "(train/val/test masks) is used; remove them"
             )
 
+    def check_evaluate(self, entry: EvaluateEntry) -> None:
+        """A graph dataset and a split of its nodes."""
+        if str(entry.name).lower() not in GRAPH_DATASETS:
+            raise unknown_choice("evaluate graph dataset", entry.name, GRAPH_DATASETS)
+        if entry.split not in _GRAPH_SPLITS:
+            raise ParameterError(
+                f"evaluate entry {entry.output!r}: a graph's split is one of {', '.join(_GRAPH_SPLITS)}"
+            )
+
     def build(self, exp: Any) -> tuple[L.LightningModule, L.LightningDataModule]:
         """A :class:`~audiolens.training.graph.NodeClassificationTask` and its :class:`GraphDataModule`."""
         dm = GraphDataModule(exp.data.name, exp.data.root)
@@ -102,8 +112,8 @@ class NodeClassificationPlugin(TaskPlugin):
         module = load_checkpoint(checkpoint, device)
         dm = GraphDataModule(name, root)
         dm.setup()
-        if split not in ("test", "val", "train", "all"):
-            raise ParameterError(f"split of a graph must be train, val, test or all, got {split!r}")
+        if split not in _GRAPH_SPLITS:
+            raise ParameterError(f"split of a graph must be one of {', '.join(_GRAPH_SPLITS)}, got {split!r}")
         if dm.num_features != module.hparams.in_channels:
             raise ParameterError(
                 f"graph {name!r} has {dm.num_features} node features; the checkpoint's model takes "
