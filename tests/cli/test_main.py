@@ -33,7 +33,8 @@ def test_help_imports_no_heavy_library():
         [
             sys.executable,
             "-c",
-            "import sys, audiolens.cli.main as m; m.build_parser(); print('torch' in sys.modules, 'lightning' in sys.modules)",
+            "import sys, audiolens.cli.main as m; m.build_parser(); "
+            "print('torch' in sys.modules, 'lightning' in sys.modules)",
         ],
         capture_output=True,
         text=True,
