@@ -131,6 +131,18 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_class(self, name: str, **meta: Any) -> Callable[[T], T]:
+        """Class decorator: set the class's ``name`` attribute to ``name`` and register it under it.
+
+        For plug-in classes that know their own registry name (tasks, stages, commands).
+        """
+
+        def decorator(cls: T) -> T:
+            cls.name = name  # type: ignore[attr-defined]
+            return self.add(name, cls, **meta)
+
+        return decorator
+
     def add(self, name: str, obj: T, **meta: Any) -> T:
         """Register ``obj`` under ``name`` (see :meth:`register`).
 

@@ -1,4 +1,4 @@
-"""Audio input/output: load WAV/FLAC/OGG (soundfile), resample (soxr), save WAV/FLAC."""
+"""Input/output: load WAV/FLAC/OGG (soundfile), resample (soxr), save WAV/FLAC; read ``torch.save`` files."""
 
 from audiolens.io.audio import (
     AUDIO_EXTENSIONS,
@@ -8,5 +8,14 @@ from audiolens.io.audio import (
     resample,
     save_audio,
 )
+from audiolens.io.torchfile import load_torch_file
 
-__all__ = ["AUDIO_EXTENSIONS", "audio_info", "load_audio", "peak_normalize", "resample", "save_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "audio_info",
+    "load_audio",
+    "load_torch_file",
+    "peak_normalize",
+    "resample",
+    "save_audio",
+]

@@ -31,6 +31,7 @@ from torch import nn
 
 from audiolens._internal.config import Config
 from audiolens._internal.errors import DataError, ParameterError
+from audiolens.io import load_torch_file
 from audiolens.models._registry import model_checkpoint_filter
 
 __all__ = ["InitReport", "ModelConfig", "freeze", "load_init_checkpoint", "read_state_dict", "split_output"]
@@ -124,12 +125,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], s
         DataError: Missing or unreadable file, or a file in none of the three layouts.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"model.init_checkpoint: file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise DataError(f"model.init_checkpoint: cannot read {path}: {type(err).__name__}: {err}") from None
+    obj = load_torch_file(path, "model.init_checkpoint")
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         state = obj["state_dict"]
         inner = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}

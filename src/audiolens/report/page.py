@@ -50,13 +50,20 @@ def fmt(value: Any) -> str:
     return escape(value)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """An HTML table of dict rows (columns: the keys in first-seen order, or ``columns``)."""
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, html: Sequence[str] = ()) -> str:
+    """An HTML table of dict rows (columns: the keys in first-seen order, or ``columns``).
+
+    Cells are formatted with :func:`fmt` (escaped), except those of the ``html`` columns,
+    which hold markup the caller built (e.g. links).
+    """
     if not rows:
         return "<p>(none)</p>"
     keys = list(columns or dict.fromkeys(k for row in rows for k in row))
     head = "".join(f"<th>{escape(k)}</th>" for k in keys)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(row.get(k))}</td>" for k in keys) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{row.get(k, '') if k in html else fmt(row.get(k))}</td>" for k in keys) + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from audiolens._internal.registry import Registry
-from audiolens.report.page import Page, escape, fmt, table
+from audiolens.report.page import Page, escape, table
 from audiolens.report.plots import (
     plot_confusion_matrix,
     plot_cv,
@@ -140,11 +140,7 @@ def _cv(page: Page) -> str:
         f"<h2>Cross-validation</h2><p>{escape(cv['metric'])}: {cv['mean']:.4f} ± {cv['std']:.4f} "
         f"(population std) over {len(cv['per_fold'])} folds.</p>"
     )
-    head = "".join(f"<th>{escape(k)}</th>" for k in rows[0])
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{v if k == 'fold' else fmt(v)}</td>" for k, v in row.items()) + "</tr>" for row in rows
-    )
-    body += f"<table><tr>{head}</tr>{cells}</table>"
+    body += table(rows, html=("fold",))
     if page.plots:
         plot = plot_cv(cv["per_fold"], page.plot_path("cv.png"), metric=cv["metric"])
         body += page.figure(plot, f"{cv['metric']} per test fold", "Test metric per held-out fold, with the mean")

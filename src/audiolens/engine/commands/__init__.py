@@ -23,12 +23,7 @@ COMMANDS: Registry[type[Command]] = Registry("command", builtins=("audiolens.eng
 
 def register_command(name: str):  # noqa: ANN201 - a class decorator
     """Class decorator: register a :class:`Command` subclass as ``audiolens <name>``."""
-
-    def decorator(cls: type[Command]) -> type[Command]:
-        cls.name = name
-        return COMMANDS.register(name)(cls)
-
-    return decorator
+    return COMMANDS.register_class(name)
 
 
 class Command:

@@ -38,12 +38,7 @@ STAGES: Registry[type[Stage]] = Registry("stage", builtins=("audiolens.engine.st
 
 def register_stage(name: str):  # noqa: ANN201 - a class decorator
     """Class decorator: register a :class:`Stage` subclass under ``name``."""
-
-    def decorator(cls: type[Stage]) -> type[Stage]:
-        cls.name = name
-        return STAGES.register(name)(cls)
-
-    return decorator
+    return STAGES.register_class(name)
 
 
 class Stage:

@@ -36,6 +36,7 @@ from audiolens._internal.config import Config
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens._internal.paths import atomic_write_text
 from audiolens._internal.registry import Registry
+from audiolens.io import load_torch_file
 from audiolens.models import freeze, load_init_checkpoint
 from audiolens.training.experiment import TrainResult, fit_with_history
 
@@ -47,12 +48,7 @@ TASKS: Registry[type[TaskPlugin]] = Registry("task.type", builtins=("audiolens.t
 
 def register_task(name: str):  # noqa: ANN201 - a class decorator
     """Class decorator: register a :class:`TaskPlugin` subclass as ``task.type: name``."""
-
-    def decorator(cls: type[TaskPlugin]) -> type[TaskPlugin]:
-        cls.name = name
-        return TASKS.register(name)(cls)
-
-    return decorator
+    return TASKS.register_class(name)
 
 
 class TaskPlugin:
@@ -208,12 +204,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         DataError: Missing or unreadable file, or not a checkpoint audiolens wrote.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise DataError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    ckpt = load_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("audiolens"), dict) or "state_dict" not in ckpt:
         raise DataError(f"{path} is not an audiolens checkpoint (written by `audiolens run`)")
     return ckpt
