@@ -409,9 +409,8 @@ def _check_resumable(run_dir: Path, exp: Any) -> None:
             f"--resume: {', '.join(added)} is a training-time analysis (it records during training); adding it to "
             f"the trained run {run_dir} needs a new training run (another --out, or --overwrite)"
         )
-    shown = ", ".join(f"{k} ({_lookup(stored, k)!r} -> {_lookup(new, k)!r})" for k in differing[:8]) + (
-        f" and {len(differing) - 8} more" if len(differing) > 8 else ""
-    )
+    shown = ", ".join(f"{k} ({_short(_lookup(stored, k))} -> {_short(_lookup(new, k))})" for k in differing[:8])
+    shown += f" and {len(differing) - 8} more" if len(differing) > 8 else ""
     raise ParameterError(
         f"--resume: the config differs from the one {run_dir} was trained with in {shown}; these change the "
         "training: start a new run (another --out, or --overwrite)"
@@ -540,8 +539,10 @@ def run_experiment(
             check_run_folder(run_dir)
         resume = True
     run = Run(run_dir, exp, console, worker=worker)
-    if worker:
-        run.execute(stages)
+    if worker:  # a DDP process of rank > 0: the collective stages only; its library output to its own log
+        rank = int(os.environ.get("LOCAL_RANK", "0")) + int(os.environ.get("NODE_RANK", "0")) * 1000
+        with capture_dependency_output(run_dir / "logs" / f"run-rank{rank}.log", Console(quiet=True)):
+            run.execute(stages)
         return run_dir
     fresh = _prepare_folder(run_dir, exp, resume=resume, overwrite=overwrite)
     os.environ["AUDIOLENS_RUN_DIR"] = str(run_dir.resolve())  # DDP processes of rank > 0 find the folder
