@@ -180,6 +180,8 @@ def test_leave_one_speaker_out_covers_every_speaker_and_names_them(tmp_path):
         (["task.type=nope"], "unknown task.type 'nope'; valid choices: classification, node_classification"),
         (["features.type=nope"], "unknown features.type 'nope'; valid choices: logmel, waveform"),
         (["trainer.accelerator=gpux"], "trainer: "),
+        (["trainer.limit_train_batches=abc"], "trainer: "),
+        (["trainer.precision=transformer-engine"], "trainer: "),
         (["evaluate=[{name: nope}]"], "unknown evaluate dataset 'nope'"),
     ],
 )

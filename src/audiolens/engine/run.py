@@ -551,9 +551,10 @@ def run_experiment(
         _write_start_files(run_dir, exp)
         with capture_dependency_output(run_dir / "logs" / "run.log", console):
             run.execute(stages)
-    except Exception:
-        # A run that failed (on bad input, or otherwise) before anything completed leaves nothing
-        # behind, so the corrected command does not need --overwrite.
+    except AudiolensError:
+        # A run that failed on bad input before anything completed leaves nothing behind, so the
+        # corrected command does not need --overwrite. (Other failures keep the folder and its
+        # logs/run.log for debugging.)
         if fresh and not any(run_dir.rglob("last.ckpt")) and not _any_done(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise

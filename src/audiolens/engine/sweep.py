@@ -15,7 +15,7 @@ Cells go to ``SWEEP/<variant>/seed-<s>/``, complete run folders (a variant that 
 ``cv.mean``). Every cell's experiment is validated before any cell runs. Each cell is its own
 ``audiolens run --resume`` process (cells stay independent, and a cell may use DDP itself);
 cells run one after another, ``--jobs N`` at a time (each with ``cpu_count / N`` torch threads,
-output in ``SWEEP/logs/``; they die with the sweep), or as Ray tasks on a cluster
+output in ``SWEEP/logs/``; they end with the sweep: :func:`end_with_sweep`), or as Ray tasks on a cluster
 (``--launcher ray --address ADDR``; ``local`` starts a local Ray instance; cells write to the
 sweep folder by absolute path, so the cluster needs a shared file system). ``--resume`` skips
 the cells whose run folder is complete for the same experiment and resumes the others (a
@@ -180,7 +180,11 @@ def _cells(config: SweepConfig, experiment: Path, out: Path) -> list[Cell]:
 
 
 def _finished(cell: Cell, expected: dict[str, Any]) -> bool:
-    """Every stage of the cell's run folder is done, for the experiment the sweep now asks for."""
+    """Every stage of the cell's run folder is done, for the experiment the sweep now asks for.
+
+    Keys that only change how a run is shown (the progress bar of cells run in parallel) do not count.
+    """
+    from audiolens.engine.config import COSMETIC_KEYS, changed_keys
     from audiolens.engine.run import run_complete
 
     if not run_complete(Path(cell.out)):
@@ -189,16 +193,30 @@ def _finished(cell: Cell, expected: dict[str, Any]) -> bool:
         stored = yaml.safe_load((Path(cell.out) / "config.yaml").read_text())
     except (OSError, yaml.YAMLError):
         return False
-    return stored == expected
+    return not [k for k in changed_keys(stored, expected) if k not in COSMETIC_KEYS]
 
 
-def _die_with_parent() -> None:
-    """Linux: a cell process is killed when the thread that started it dies (no orphan keeps writing)."""
+#: Environment variable that asks an ``audiolens run`` process to end with the sweep that started it.
+PARENT_ENV = "AUDIOLENS_SWEEP_PID"
+
+
+def end_with_sweep() -> None:
+    """In a cell process: receive SIGTERM when the sweep process dies (Linux), so no orphan keeps writing.
+
+    Called by ``audiolens run`` at start when :data:`PARENT_ENV` is set. SIGTERM (not SIGKILL)
+    lets Lightning stop the cell's own DDP processes. The variable is removed, so processes the
+    cell starts do not inherit it; if the sweep is already gone, the cell ends at once.
+    """
+    expected = os.environ.pop(PARENT_ENV, None)
+    if expected is None:
+        return
     with contextlib.suppress(Exception):
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != expected:
+        raise SystemExit(f"audiolens: the sweep that started this cell (pid {expected}) has ended")
 
 
 def run_cell(cell: Cell, threads: int | None = None, log: str | None = None) -> int:
@@ -216,16 +234,14 @@ def run_cell(cell: Cell, threads: int | None = None, log: str | None = None) -> 
     command = [sys.executable, "-m", "audiolens", "run", cell.experiment, "--out", cell.out, "--resume"]
     for item in (*cell.overrides, *(["trainer.enable_progress_bar=false"] if log else [])):
         command += ["--set", item]
-    env = dict(os.environ)
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     if log is None:
-        return subprocess.run(command, env=env, preexec_fn=_die_with_parent).returncode  # noqa: PLW1509
+        return subprocess.run(command, env=env).returncode
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as handle:
-        return subprocess.run(  # noqa: PLW1509
-            command, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        ).returncode
+        return subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
 
 
 def run_sweep(

@@ -84,31 +84,46 @@ class TrainerConfig(Config):
 
 
 def check_trainer(config: TrainerConfig) -> None:
-    """Build a throw-away ``lightning.Trainer`` from the section, so that a bad value fails before a run starts.
+    """Build a throw-away ``lightning.Trainer`` from the section, so that a bad value is a clear error.
 
     Lightning checks accelerators, devices, strategies and precisions when a Trainer is made;
-    its log lines are silenced here.
+    its log lines and warnings are silenced, and the process-wide state it sets is restored.
 
     Raises:
         ParameterError: Lightning refused the settings (its message, prefixed with ``trainer``).
     """
     import logging
+    import os
     import tempfile
+    import warnings
 
+    import torch
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [logger.level for logger in loggers]
+    # a Trainer sets process-wide state (deterministic algorithms, cuDNN benchmark, an env var): put it back
+    deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    benchmark = torch.backends.cudnn.benchmark
+    environ = dict(os.environ)
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             L.Trainer(**config.kwargs(), logger=False, enable_checkpointing=False, default_root_dir=scratch)
-    except (MisconfigurationException, ValueError, TypeError, RuntimeError) as err:
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as err:
         raise ParameterError(f"trainer: {str(err).splitlines()[0]}") from None
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        torch.backends.cudnn.benchmark = benchmark
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def make_trainer(

@@ -45,6 +45,9 @@ class RunCommand(Command):
     def run(self, args: argparse.Namespace) -> None:
         """Run the experiment."""
         from audiolens.engine.run import run_experiment
+        from audiolens.engine.sweep import end_with_sweep
+
+        end_with_sweep()  # a sweep's cell ends with its sweep
 
         stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
         run_experiment(

@@ -7,7 +7,7 @@ An interrupted training resumes from ``checkpoints/last.ckpt``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from audiolens._internal.paths import atomic_write_text
 from audiolens.engine.stages import STAGES, Stage, register_stage
@@ -23,18 +23,20 @@ class TrainStage(Stage):
     order = 0
     collective = True
 
-    def check(self, exp: Any) -> None:
-        """The ``trainer`` section as Lightning sees it (accelerator, devices, strategy, precision)."""
-        from audiolens.training.trainer import check_trainer
-
-        check_trainer(exp.trainer)
-
     def fingerprint(self, run: Run) -> None:
         """Training settings are fixed for a run folder (a resume that changes them is refused)."""
         return None
 
     def execute(self, run: Run) -> list[str]:
-        """Fit with the task plug-in and the training-time stages' callbacks."""
+        """Fit with the task plug-in and the training-time stages' callbacks.
+
+        The ``trainer`` section is checked by Lightning first (accelerator, devices, strategy,
+        precision), only here: post-training work on a run trained elsewhere (a GPU) must not
+        need that hardware.
+        """
+        from audiolens.training.trainer import check_trainer
+
+        check_trainer(run.exp.trainer)
         callbacks = []
         for _, cls in STAGES.items():
             stage = cls()
