@@ -380,8 +380,9 @@ def latest_version(base: Path) -> Path | None:
     return base / f"version_{numbers[-1]}" if numbers else None
 
 
-def _training_sections() -> tuple[str, ...]:
-    return TRAINING_SECTIONS + tuple(cls.section for _, cls in STAGES.items() if cls.training_time and cls.section)
+def _training_time_sections() -> list[str]:
+    """Sections of the stages that record during training (``infoplane``)."""
+    return [cls.section for _, cls in STAGES.items() if cls.training_time and cls.section]
 
 
 def _check_resumable(run_dir: Path, exp: Any) -> None:
@@ -395,14 +396,14 @@ def _check_resumable(run_dir: Path, exp: Any) -> None:
     except AudiolensError:
         pass  # compare what is stored as it is
     new = experiment_dict(exp)
-    training = _training_sections()
+    analyses = _training_time_sections()
+    training = (*TRAINING_SECTIONS, *analyses)
     free = set(COSMETIC_KEYS) | {
         f"{cls.section}.{key}" for _, cls in STAGES.items() if cls.section for key in cls.summary_keys
     }
     differing = [k for k in changed_keys(stored, new) if k.split(".")[0].split("[")[0] in training and k not in free]
     if not differing:
         return
-    analyses = [cls.section for _, cls in STAGES.items() if cls.training_time and cls.section]
     added = [s for s in analyses if stored.get(s) is None and new.get(s) is not None]
     if added:
         raise ParameterError(
@@ -564,24 +565,22 @@ def run_experiment(
     return run_dir
 
 
+def _statuses(path: Path) -> list[str]:
+    """The stage statuses recorded in a ``run.json`` (none for a missing or damaged file)."""
+    try:
+        return [s.get("status") for s in json.loads(path.read_text()).get("stages", {}).values()]
+    except (OSError, ValueError):
+        return []
+
+
 def run_complete(run_dir: Path) -> bool:
     """Whether every stage recorded in ``run_dir/run.json`` is done (or skipped as done)."""
-    try:
-        stages = json.loads((Path(run_dir) / "run.json").read_text()).get("stages", {})
-    except (OSError, ValueError):
-        return False
-    return bool(stages) and all(s.get("status") in _DONE for s in stages.values())
+    statuses = _statuses(Path(run_dir) / "run.json")
+    return bool(statuses) and all(s in _DONE for s in statuses)
 
 
 def _any_done(run_dir: Path) -> bool:
-    for path in run_dir.rglob("run.json"):
-        try:
-            stages = json.loads(path.read_text()).get("stages", {})
-        except (OSError, ValueError):
-            continue
-        if any(s.get("status") == "done" for s in stages.values()):
-            return True
-    return False
+    return any("done" in _statuses(path) for path in run_dir.rglob("run.json"))
 
 
 def _summary(run: Run, seconds: float) -> None:

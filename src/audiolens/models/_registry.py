@@ -207,6 +207,16 @@ def _accepted_kwargs(fn: Callable[..., Any]) -> tuple[list[str], bool]:
     return names, var_kw
 
 
+def model_accepts(name: str, key: str) -> bool:
+    """Whether :func:`create_model` passes keyword argument ``key`` to model ``name``'s factory.
+
+    Raises:
+        ParameterError: If ``name`` is not registered.
+    """
+    accepted, var_kw = _accepted_kwargs(model_entrypoint(name))
+    return key in accepted or var_kw
+
+
 def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
     """Build a registered model.
 

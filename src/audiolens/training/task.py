@@ -33,7 +33,7 @@ from torch import nn
 from audiolens._internal.config import Config, NonNegativeFloat, NonNegativeInt, validate
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.functional.augment import mixup
-from audiolens.models import create_model, model_default_cfg, model_entrypoint, split_output
+from audiolens.models import create_model, model_accepts, model_default_cfg, split_output
 from audiolens.training.optim import OptimConfig, configure_optimizers
 from audiolens.transforms import SpecAugment
 from audiolens.transforms.inputs import INPUTS, InputConfig
@@ -41,6 +41,7 @@ from audiolens.transforms.inputs import INPUTS, InputConfig
 __all__ = [
     "AugmentConfig",
     "ClassificationTask",
+    "check_model_input",
     "input_config",
     "load_task",
     "seed_step",
@@ -82,11 +83,20 @@ def input_config(features: Mapping[str, Any] | InputConfig | None) -> InputConfi
     return validate(INPUTS.get(kind), {**given, "type": kind}, "features").resolve(None)
 
 
-def _accepts(model: str, key: str) -> bool:
-    import inspect
+def check_model_input(model: str, features: InputConfig) -> None:
+    """Refuse a model whose declared ``input_kind`` is not what the input pipeline gives.
 
-    params = inspect.signature(model_entrypoint(model)).parameters
-    return key in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    Models that declare no ``input_kind`` are not checked.
+
+    Raises:
+        ParameterError: Naming the model, its input kind and the pipeline.
+    """
+    expected = model_default_cfg(model).get("input_kind")
+    if expected is not None and expected != features.kind:
+        raise ParameterError(
+            f"model {model!r} takes {expected!r} input but features.type is {features.type!r} "
+            f"(which gives {features.kind!r}); set features.type to a pipeline that gives {expected!r} input"
+        )
 
 
 class ClassificationTask(L.LightningModule):
@@ -144,14 +154,9 @@ class ClassificationTask(L.LightningModule):
         kwargs = dict(model_kwargs or {})
         if "num_classes" in kwargs:
             raise ParameterError("model.kwargs must not set num_classes: it comes from the dataset's classes")
-        expected = model_default_cfg(model).get("input_kind")
-        if expected is not None and expected != self.input.kind:
-            raise ParameterError(
-                f"model {model!r} takes {expected!r} input but features.type is {self.input.type!r} "
-                f"(which gives {self.input.kind!r}); set features.type to a {expected} pipeline"
-            )
+        check_model_input(model, self.input)
         for key, value in self.input.model_kwargs().items():
-            if key not in kwargs and _accepts(model, key):
+            if key not in kwargs and model_accepts(model, key):
                 kwargs[key] = value
         self.frontend: nn.Module = self.input.build()
         self.model = create_model(model, num_classes=self.num_classes, **kwargs)

@@ -30,7 +30,7 @@ from audiolens.training.evaluate import (
     select_split,
 )
 from audiolens.training.graph import GRAPH_DATASETS
-from audiolens.training.task import AugmentConfig, ClassificationTask, load_task
+from audiolens.training.task import AugmentConfig, ClassificationTask, check_model_input, load_task
 from audiolens.training.tasks import TaskPlugin, register_task
 
 __all__ = ["ClassificationConfig", "ClassificationPlugin"]
@@ -82,11 +82,8 @@ class ClassificationPlugin(TaskPlugin):
         kind = model_default_cfg(name).get("input_kind")
         if kind == "graph":
             raise ParameterError(f"model {name!r} is a graph model; use it with task.type: node_classification")
-        if kind is not None and exp.features is not None and kind != exp.features.kind:
-            raise ParameterError(
-                f"model {name!r} takes {kind!r} input but features.type is {exp.features.type!r}; "
-                f"set features.type to a pipeline that gives {kind!r} input"
-            )
+        if exp.features is not None:
+            check_model_input(name, exp.features)
         for source in exp.data.sources or [exp.data]:
             if source.name not in list_datasets():
                 hint = (
