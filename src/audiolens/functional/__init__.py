@@ -1,6 +1,8 @@
-"""Plain tensor functions: spectral front-ends, presets, augmentations, mutual-information estimators."""
+"""Plain tensor functions: spectral and MRMF front-ends, presets, augmentations, MI estimators, CAT's causal losses."""
 
 from audiolens.functional.augment import mask_along_axis, mixup
+from audiolens.functional.causal import causal_loss, counterfactual_values, pns_lower_bound, reconstruction_loss
+from audiolens.functional.mrmf import MRMF_PRESETS, MRMFConfig, get_mrmf_preset, mrmf_filterbanks, mrmf_spectrogram
 from audiolens.functional.mutual_information import (
     MIEstimate,
     binning_estimates,
@@ -19,6 +21,7 @@ from audiolens.functional.presets import (
 )
 from audiolens.functional.spectral import (
     amplitude_to_db,
+    linear_filterbank,
     log_offset,
     mel_filterbank,
     mel_spectrogram,
@@ -27,14 +30,20 @@ from audiolens.functional.spectral import (
 )
 
 __all__ = [
+    "MRMF_PRESETS",
     "PRESETS",
+    "MRMFConfig",
     "FrontendConfig",
     "MIEstimate",
     "amplitude_to_db",
     "binning_estimates",
+    "causal_loss",
+    "counterfactual_values",
+    "get_mrmf_preset",
     "get_preset",
     "kde_estimates",
     "kde_mutual_information",
+    "linear_filterbank",
     "list_estimators",
     "list_presets",
     "log_mel_spectrogram",
@@ -43,7 +52,11 @@ __all__ = [
     "mel_filterbank",
     "mel_spectrogram",
     "mixup",
+    "mrmf_filterbanks",
+    "mrmf_spectrogram",
     "mutual_information",
+    "pns_lower_bound",
+    "reconstruction_loss",
     "register_estimator",
     "spectrogram",
     "stft",

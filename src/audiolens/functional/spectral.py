@@ -25,6 +25,7 @@ _CPU_CHUNK_BYTES = 3 * 2**20
 
 __all__ = [
     "amplitude_to_db",
+    "linear_filterbank",
     "n_stft_frames",
     "log_offset",
     "mel_filterbank",
@@ -280,6 +281,79 @@ def mel_filterbank(
     sample_rate = positive_int("sample_rate", sample_rate)
     n_fft = positive_int("n_fft", n_fft)
     n_mels = positive_int("n_mels", n_mels)
+    f_max = _check_band(sample_rate, f_min, f_max)
+    if mel_scale not in ("slaney", "htk"):
+        raise ParameterError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
+    if norm not in ("slaney", None):
+        raise ParameterError(f"norm must be 'slaney' or None, got {norm!r}")
+    weights = _mel_filterbank_numpy(
+        sample_rate, n_fft, n_mels, float(f_min), f_max, mel_scale == "htk", norm, bool(mel_domain)
+    )
+    return torch.tensor(weights, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _linear_filterbank_numpy(
+    sample_rate: int, n_fft: int, n_bins: int, f_min: float, f_max: float, norm: str | None
+) -> np.ndarray:
+    edges = np.linspace(f_min, f_max, n_bins + 2)
+    freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    lower = (freqs[None, :] - edges[:-2, None]) / np.diff(edges)[:-1, None]
+    upper = (edges[2:, None] - freqs[None, :]) / np.diff(edges)[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if norm == "slaney":
+        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights
+
+
+def linear_filterbank(
+    sample_rate: int,
+    n_fft: int,
+    n_bins: int = 64,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    *,
+    norm: str | None = "slaney",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Linear-frequency triangular filterbank ``(n_bins, n_fft // 2 + 1)``: the Mel bank's linear twin.
+
+    ``n_bins`` triangles whose ``n_bins + 2`` edges are equally spaced in Hz between ``f_min``
+    and ``f_max``; filter ``i`` rises from edge ``i`` to 1 at edge ``i + 1`` and falls to 0 at
+    edge ``i + 2``, exactly as :func:`mel_filterbank` (``librosa.filters.mel``) builds its
+    triangles, with the Mel warping left out. With ``norm="slaney"`` each triangle is scaled
+    by ``2 / (f_{i+2} - f_i)`` (unit area in Hz, librosa's Slaney normalisation); with
+    ``norm=None`` neighbouring triangles sum to one between the first and last centre.
+
+    This is the "linear" filter of CAT's multi-filter features (Liu et al. 2023, eq. 2):
+    spectrogram bins pooled to the same number of bins as the Mel filter.
+
+    Args:
+        sample_rate: In Hz.
+        n_fft: FFT size in samples.
+        n_bins: Number of filters.
+        f_min: Lowest edge in Hz, ``>= 0``.
+        f_max: Highest edge in Hz, ``<= sample_rate / 2`` (default: ``sample_rate / 2``).
+        norm: ``"slaney"`` (unit area) or ``None`` (unit peak).
+        device: Device of the returned tensor.
+        dtype: Dtype of the returned tensor.
+
+    Raises:
+        ParameterError: Non-positive sizes, ``f_min``/``f_max`` out of order or above Nyquist,
+            an unknown ``norm``.
+    """
+    sample_rate = positive_int("sample_rate", sample_rate)
+    n_fft = positive_int("n_fft", n_fft)
+    n_bins = positive_int("n_bins", n_bins)
+    f_max = _check_band(sample_rate, f_min, f_max)
+    if norm not in ("slaney", None):
+        raise ParameterError(f"norm must be 'slaney' or None, got {norm!r}")
+    weights = _linear_filterbank_numpy(sample_rate, n_fft, n_bins, float(f_min), f_max, norm)
+    return torch.tensor(weights, dtype=dtype, device=device)
+
+
+def _check_band(sample_rate: int, f_min: float, f_max: float | None) -> float:
     nyquist = sample_rate / 2.0
     f_max = nyquist if f_max is None else float(f_max)
     if f_min < 0 or f_max <= f_min:
@@ -289,14 +363,7 @@ def mel_filterbank(
             f"f_max={f_max} Hz exceeds the Nyquist frequency sample_rate / 2 = {nyquist} Hz; "
             "lower f_max or raise sample_rate"
         )
-    if mel_scale not in ("slaney", "htk"):
-        raise ParameterError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
-    if norm not in ("slaney", None):
-        raise ParameterError(f"norm must be 'slaney' or None, got {norm!r}")
-    weights = _mel_filterbank_numpy(
-        sample_rate, n_fft, n_mels, float(f_min), f_max, mel_scale == "htk", norm, bool(mel_domain)
-    )
-    return torch.tensor(weights, dtype=dtype, device=device)
+    return f_max
 
 
 def mel_spectrogram(

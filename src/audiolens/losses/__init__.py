@@ -1,1 +1,9 @@
-"""Loss functions (one file per loss; the self-supervised and transcoder issues add theirs)."""
+"""Loss functions (one file per loss; the self-supervised and transcoder issues add theirs).
+
+- :mod:`~audiolens.losses.causal`: CAT's :class:`CausalLoss` (PNS, eq. 8-9) and
+  :class:`ReconstructionLoss` (eq. 7).
+"""
+
+from audiolens.losses.causal import CausalLoss, ReconstructionLoss
+
+__all__ = ["CausalLoss", "ReconstructionLoss"]

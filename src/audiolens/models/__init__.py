@@ -10,6 +10,12 @@ Every spectrogram model (``input_kind == "logmel"``) takes a log-Mel batch
 The ``model`` section of an experiment (:class:`ModelConfig`) adds initial weights
 (:func:`load_init_checkpoint`, with per-model key filters) and freezing (:func:`freeze`).
 
+``cat_tiny``, ``cat_small``, ``cat_base`` (input ``mrmf``) and ``ast_tiny``, ``ast_small``
+(``logmel`` or ``mrmf``) are the Causal Audio Transformer and its AST-style baseline
+(:mod:`audiolens.models.cat`); with the causal module they return auxiliary losses and
+declare ``uses_targets = True``: the classification task then calls ``model(x, target=soft
+targets)``.
+
 The graph models ``graph_mlp``, ``gcn`` and ``gat`` (``input_kind == "graph"``, family
 ``"graph"``) take ``(x, edge_index)`` and return node logits ``(num_nodes, num_classes)``; see
 :mod:`audiolens.models.graph`.
@@ -21,7 +27,7 @@ Example:
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
-from audiolens.models import graph, pann, small_cnn  # noqa: F401 (import registers the models)
+from audiolens.models import cat, graph, pann, small_cnn  # noqa: F401 (import registers the models)
 from audiolens.models._builder import (
     InitReport,
     ModelConfig,
@@ -41,14 +47,17 @@ from audiolens.models._registry import (
     model_default_cfg,
     model_entrypoint,
     model_family,
+    model_input_kinds,
     register_model,
 )
+from audiolens.models.cat import AudioTransformer
 from audiolens.models.graph import GAT, GCN, GraphMLP
 from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn
 from audiolens.models.small_cnn import SmallCNN
 
 __all__ = [
     "MODELS",
+    "AudioTransformer",
     "Cnn6",
     "Cnn10",
     "Cnn14",
@@ -70,6 +79,7 @@ __all__ = [
     "model_default_cfg",
     "model_entrypoint",
     "model_family",
+    "model_input_kinds",
     "read_state_dict",
     "register_model",
     "split_output",

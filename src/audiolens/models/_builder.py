@@ -72,6 +72,8 @@ class InitReport:
         missing: Model keys the file lacks (left as initialised).
         unexpected: File keys the model lacks (ignored).
         mismatched: ``{key: (file shape, model shape)}`` (left as initialised).
+        adapted: ``{key: what the model's checkpoint filter did}`` (a classifier replaced, a
+            patch embedding interpolated...); a replaced key is not counted as missing.
     """
 
     path: str
@@ -80,6 +82,7 @@ class InitReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+    adapted: dict[str, str] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -98,6 +101,10 @@ class InitReport:
             shown = ", ".join(f"{k} {tuple(a)} in the file vs {tuple(b)} in the model" for k, (a, b) in items[:limit])
             more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
             parts.append(f"{len(items)} shape-mismatched key(s): {shown}{more}")
+        if self.adapted:
+            items = list(self.adapted.items())
+            more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+            parts.append(f"{len(items)} adapted key(s): " + ", ".join(f"{k} {v}" for k, v in items[:limit]) + more)
         return "; ".join(parts) or "every key matched"
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +116,7 @@ class InitReport:
             "missing": self.missing,
             "unexpected": self.unexpected,
             "mismatched": {k: {"file": a, "model": b} for k, (a, b) in self.mismatched.items()},
+            "adapted": self.adapted,
         }
 
 
@@ -164,10 +172,13 @@ def load_init_checkpoint(
     """
     state, layout = read_state_dict(path)
     filter_fn = model_checkpoint_filter(model_name) if model_name else None
+    adapted: dict[str, str] = {}
     if filter_fn is not None:
         state = filter_fn(state, model)
+        if isinstance(state, tuple):
+            state, adapted = state[0], dict(state[1])
     own = model.state_dict()
-    report = InitReport(str(path), layout)
+    report = InitReport(str(path), layout, adapted=adapted)
     for key, value in state.items():
         if key not in own:
             report.unexpected.append(key)
@@ -175,7 +186,7 @@ def load_init_checkpoint(
             report.mismatched[key] = (list(value.shape), list(own[key].shape))
         else:
             report.loaded.append(key)
-    report.missing = [k for k in own if k not in state]
+    report.missing = [k for k in own if k not in state and k not in adapted]
     if strict and not report.clean:
         raise ParameterError(
             f"model.init_checkpoint {path} does not match model {model_name or type(model).__name__}: "

@@ -38,6 +38,7 @@ __all__ = [
     "list_modules",
     "model_default_cfg",
     "model_checkpoint_filter",
+    "model_input_kinds",
     "model_entrypoint",
     "model_family",
     "register_model",
@@ -51,8 +52,9 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 
 #: A per-model checkpoint filter: ``fn(state_dict, model) -> state_dict`` renames keys, drops
 #: buffers the model does not have, or resamples tensors before ``load_state_dict`` (timm's
-#: ``checkpoint_filter_fn``); see :func:`audiolens.models.load_init_checkpoint`.
-CheckpointFilter = Callable[[dict[str, Any], nn.Module], dict[str, Any]]
+#: ``checkpoint_filter_fn``); see :func:`audiolens.models.load_init_checkpoint`. It may return
+#: ``(state_dict, {key: note})`` to report what it adapted (a replaced key is then not missing).
+CheckpointFilter = Callable[[dict[str, Any], nn.Module], Any]
 
 
 @overload
@@ -82,7 +84,8 @@ def register_model(
     Args:
         fn: The factory; it must accept keyword arguments only and return an ``nn.Module``.
         default_cfg: Optional metadata (``input_kind``: the input the model takes, ``"logmel"``,
-            ``"waveform"`` or ``"graph"``; front-end settings, checkpoint names) stored
+            ``"waveform"``, ``"mrmf"`` or ``"graph"``, or a list of the kinds it accepts;
+            front-end settings, checkpoint names) stored
             alongside the model and returned by :func:`model_default_cfg`.
         checkpoint_filter_fn: Optional ``fn(state_dict, model) -> state_dict`` applied to
             weights loaded with ``model.init_checkpoint`` (key renaming for official files).
@@ -186,6 +189,18 @@ def model_default_cfg(name: str) -> dict[str, Any]:
         ParameterError: If ``name`` is not registered.
     """
     return dict(MODELS.meta(name)["default_cfg"])
+
+
+def model_input_kinds(name: str) -> tuple[str, ...]:
+    """The input kinds model ``name`` accepts (its ``default_cfg["input_kind"]``, one or a list; ``()`` if undeclared).
+
+    Raises:
+        ParameterError: If ``name`` is not registered.
+    """
+    kind = MODELS.meta(name)["default_cfg"].get("input_kind")
+    if kind is None:
+        return ()
+    return (kind,) if isinstance(kind, str) else tuple(kind)
 
 
 def model_checkpoint_filter(name: str) -> CheckpointFilter | None:

@@ -178,8 +178,10 @@ def evaluate_checkpoints(
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Evaluate one checkpoint or an ensemble (probabilities averaged) on ``dataset``.
 
-    The dataset's classes are matched to the checkpoint's by name, clips are resampled to
-    the checkpoint's sample rate and cut/padded to its training duration.
+    The dataset's classes are matched to the checkpoint's by name. Every member of an ensemble
+    reads the clips through its own input pipeline: resampled to its sample rate and cut/padded
+    to its training duration, so models with different front-ends, rates and clip lengths
+    (table I's "CAT + PANN") average their probabilities on the same clips.
 
     Returns:
         ``(metrics, probs, targets)`` with metrics ``{"accuracy", "macro_f1", "n"}`` (single-label)
@@ -205,11 +207,6 @@ def evaluate_checkpoints(
             raise DataError(f"{path}: single-label and multi-label checkpoints cannot form an ensemble")
         if task.class_names != names:
             raise DataError(f"{path}: its classes differ from {checkpoints[0]}; an ensemble needs the same classes")
-        if (task.sample_rate, task.duration) != (first.sample_rate, first.duration):
-            raise DataError(
-                f"{path}: sample rate / clip duration ({task.sample_rate} Hz, {task.duration} s) differ from "
-                f"{checkpoints[0]} ({first.sample_rate} Hz, {first.duration} s); ensemble models trained alike"
-            )
     unknown = sorted(set(dataset.class_names) - set(names))
     if unknown:
         raise DataError(
@@ -219,10 +216,6 @@ def evaluate_checkpoints(
     dataset = dataset.subset(list(indices) if indices is not None else range(len(dataset)))  # a copy
     if len(dataset) == 0:
         raise DataError(f"dataset {dataset.name!r}: nothing to evaluate (empty selection)")
-    dataset.sample_rate = first.sample_rate
-    waves, rate = decode_all(dataset)
-    longest = max(w.numel() for w in waves)
-    n_samples = round(first.duration * rate) if first.duration else longest
     remap = [names.index(c) for c in dataset.class_names]
     if first.multilabel:
         targets = torch.zeros(len(dataset), len(names))
@@ -233,7 +226,18 @@ def evaluate_checkpoints(
         if dataset.target_type != "class":
             raise DataError(f"dataset {dataset.name!r} is multi-label; the checkpoint is single-label")
         targets = torch.tensor([remap[r.target] for r in dataset.records])
-    clips = WaveformDataset(waves, targets, n_samples)
-    probs = predict_probabilities(tasks, clips, batch_size=batch_size, device=device)
+    # Each member reads the clips through its own input: decoded at its sample rate, cut or padded
+    # to its training duration (models of one rate and duration share one decoding).
+    groups: dict[tuple[int, float | None], list[ClassificationTask]] = {}
+    for task in tasks:
+        groups.setdefault((task.sample_rate, task.duration), []).append(task)
+    total = torch.zeros(len(dataset), len(names))
+    for (sample_rate, duration), members in groups.items():
+        dataset.sample_rate = sample_rate
+        waves, rate = decode_all(dataset)
+        n_samples = round(duration * rate) if duration else max(w.numel() for w in waves)
+        clips = WaveformDataset(waves, targets, n_samples)
+        total += predict_probabilities(members, clips, batch_size=batch_size, device=device) * len(members)
+    probs = total / len(tasks)
     metrics = multilabel_metrics(probs, targets) if first.multilabel else classification_metrics(probs, targets)
     return metrics, probs, targets

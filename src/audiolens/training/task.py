@@ -9,7 +9,10 @@ Training recipe: the ``optim`` section's optimiser and schedule (AdamW with line
 cosine decay by default, per step), optional class weights, mixup (on the model input) with
 soft targets, SpecAugment (on spectrogram inputs). The loss is cross-entropy (single-label) or
 binary cross-entropy (multi-label), plus the model's auxiliary losses weighted by
-``task.loss_weights`` (:func:`~audiolens.models.split_output`). Validation/test log
+``task.loss_weights`` (:func:`~audiolens.models.split_output`); a model whose auxiliary losses
+need the labels (CAT's causal loss) declares ``uses_targets = True`` and is called as
+``model(x, target=soft_targets)`` in training and evaluation steps (soft targets
+``(batch, num_classes)``, mixed when mixup is on). Validation/test log
 ``{split}_loss`` and ``{split}_accuracy`` / ``{split}_macro_f1`` (single-label) or
 ``{split}_map`` / ``{split}_micro_f1`` (multi-label, threshold 0.5).
 
@@ -33,7 +36,7 @@ from torch import nn
 from audiolens._internal.config import Config, NonNegativeFloat, NonNegativeInt, validate
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.functional.augment import mixup
-from audiolens.models import create_model, model_accepts, model_default_cfg, split_output
+from audiolens.models import create_model, model_accepts, model_input_kinds, split_output
 from audiolens.training.optim import OptimConfig, configure_optimizers
 from audiolens.transforms import SpecAugment
 from audiolens.transforms.inputs import INPUTS, InputConfig
@@ -91,11 +94,12 @@ def check_model_input(model: str, features: InputConfig) -> None:
     Raises:
         ParameterError: Naming the model, its input kind and the pipeline.
     """
-    expected = model_default_cfg(model).get("input_kind")
-    if expected is not None and expected != features.kind:
+    accepted = model_input_kinds(model)
+    if accepted and features.kind not in accepted:
+        expected = " or ".join(repr(k) for k in accepted)
         raise ParameterError(
-            f"model {model!r} takes {expected!r} input but features.type is {features.type!r} "
-            f"(which gives {features.kind!r}); set features.type to a pipeline that gives {expected!r} input"
+            f"model {model!r} takes {expected} input but features.type is {features.type!r} "
+            f"(which gives {features.kind!r}); set features.type to a pipeline that gives {expected} input"
         )
 
 
@@ -234,6 +238,12 @@ class ClassificationTask(L.LightningModule):
             loss = loss + self.loss_weights.get(name, 1.0) * value
         return loss
 
+    def _model_output(self, x: torch.Tensor, soft: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(logits, auxiliary losses)``; a model that declares ``uses_targets`` also gets ``target=soft``."""
+        if getattr(self.model, "uses_targets", False):
+            return split_output(self.model(x, target=soft))
+        return split_output(self.model(x))
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Re-seed the RNG (:func:`seed_step`), so ``--resume`` continues exactly."""
         seed_step(self)
@@ -247,7 +257,7 @@ class ClassificationTask(L.LightningModule):
         soft = self._soft_targets(target, x.dtype)
         if self.augment.mixup_alpha > 0:
             x, soft, _ = mixup(x, soft, self.augment.mixup_alpha)
-        logits, aux = split_output(self.model(x))
+        logits, aux = self._model_output(x, soft)
         loss = self._with_auxiliary(self._loss(logits, soft), aux, "train", len(target))
         self.log(
             "train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(target), sync_dist=True
@@ -256,8 +266,10 @@ class ClassificationTask(L.LightningModule):
 
     def _eval_step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> None:
         waveform, target = batch
-        logits, aux = split_output(self.model(self.features(waveform)))
-        loss = self._loss(logits, self._soft_targets(target, logits.dtype))
+        x = self.features(waveform)
+        soft = self._soft_targets(target, x.dtype)
+        logits, aux = self._model_output(x, soft)
+        loss = self._loss(logits, soft)
         if aux:
             loss = self._with_auxiliary(loss, aux, split, len(target))
         self.metrics[split].update(logits, target.long() if self.multilabel else target)

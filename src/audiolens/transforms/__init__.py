@@ -1,6 +1,7 @@
 """Thin ``nn.Module`` wrappers around :mod:`audiolens.functional` (buffers cached)."""
 
 from audiolens.transforms.augment import SpecAugment
+from audiolens.transforms.mrmf import MRMF, MRMFInput
 from audiolens.transforms.spectral import AmplitudeToDB, LogMel, MelSpectrogram, Spectrogram
 
-__all__ = ["AmplitudeToDB", "LogMel", "MelSpectrogram", "SpecAugment", "Spectrogram"]
+__all__ = ["MRMF", "AmplitudeToDB", "LogMel", "MRMFInput", "MelSpectrogram", "SpecAugment", "Spectrogram"]
