@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import os
 import platform
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import best_of, esc50_clips
 from torch.utils.flop_counter import FlopCounterMode
 
 from audiolens.functional import get_mrmf_preset
-from audiolens.io import load_audio
 from audiolens.models import create_model, split_output
 from audiolens.transforms import MRMF, LogMel
 
@@ -39,22 +36,7 @@ N_CLIPS, SECONDS, RATE, N_CLASSES = 16, 5.0, 16000, 50
 
 
 def clips() -> torch.Tensor:
-    root = Path(os.environ.get("AUDIOLENS_DATA", "")) / "esc50" / "audio"
-    n = int(SECONDS * RATE)
-    files = sorted(root.glob("*.flac"))[:N_CLIPS] if root.is_dir() else []
-    if len(files) == N_CLIPS:
-        return torch.stack([load_audio(f, RATE)[0][:n] for f in files])
-    return torch.from_numpy(np.random.default_rng(0).standard_normal((N_CLIPS, n)).astype(np.float32) * 0.1)
-
-
-def best_of(fn, repeats: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return torch.from_numpy(esc50_clips(N_CLIPS, SECONDS, RATE))
 
 
 def setups() -> dict[str, tuple[torch.nn.Module, torch.nn.Module]]:

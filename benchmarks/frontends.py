@@ -23,38 +23,22 @@ import math
 import os
 import platform
 import time
-from pathlib import Path
 
 import librosa
 import numpy as np
 import torch
+from _common import best_of, esc50_clips
 from threadpoolctl import threadpool_limits
 
 from audiolens.functional import amplitude_to_db, get_preset, log_mel_spectrogram
 from audiolens.functional.spectral import n_stft_frames, stft
-from audiolens.io import load_audio
 from audiolens.transforms import LogMel
 
 N_CLIPS, SECONDS, RATE = 64, 5.0, 16000
 
 
 def clips() -> np.ndarray:
-    root = Path(os.environ.get("AUDIOLENS_DATA", "")) / "esc50" / "audio"
-    n = int(SECONDS * RATE)
-    files = sorted(root.glob("*.flac"))[:N_CLIPS] if root.is_dir() else []
-    if len(files) == N_CLIPS:
-        return np.stack([load_audio(f, RATE)[0].numpy()[:n] for f in files]).astype(np.float32)
-    return np.random.default_rng(0).standard_normal((N_CLIPS, n)).astype(np.float32) * 0.1
-
-
-def best_of(fn, repeats: int = 7) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return esc50_clips(N_CLIPS, SECONDS, RATE)
 
 
 def profile(x: torch.Tensor, config, module: LogMel, repeats: int = 7) -> dict[str, float]:

@@ -49,3 +49,12 @@ def test_mixup_weights_follow_beta_alpha_alpha():
     state = torch.get_rng_state()
     mixup(x[:4], y[:4], 0.4, torch.Generator().manual_seed(0))
     assert torch.equal(state, torch.get_rng_state())  # a given generator leaves the global RNG alone
+
+
+def test_masks_are_shared_by_every_map_of_an_mrmf_example():
+    spec = torch.randn(4, 2, 3, 16, 20)
+    out = mask_along_axis(spec, 6, 2, axis=-2, value=-100.0, generator=torch.Generator().manual_seed(0))
+    masked = (out == -100.0).all(dim=-1)  # (batch, filter, resolution, bin): whole bins masked
+    assert masked.any()
+    assert (masked == masked[:, :1, :1]).all()  # same bins in every filter and resolution
+    assert torch.equal(out[~(out == -100.0)], spec[~(out == -100.0)])

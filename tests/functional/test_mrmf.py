@@ -94,6 +94,14 @@ def test_mrmf_batched_and_top_db():
     assert (span <= 60.0 + 1e-4).all()
 
 
+def test_band_mean_removes_each_bins_clip_mean():
+    config = get_mrmf_preset("cat", 8000, n_bins=32)
+    x = torch.randn(2, 8000)
+    plain, cmn = mrmf_spectrogram(x, config), mrmf_spectrogram(x, config.replace(normalize="band_mean"))
+    torch.testing.assert_close(cmn, plain - plain.mean(dim=-1, keepdim=True))
+    assert cmn.mean(dim=-1).abs().max() < 1e-3
+
+
 def test_mrmf_single_resolution_and_single_filter():
     out = mrmf_spectrogram(torch.randn(2, 8000), get_mrmf_preset("cat", 8000, win_ms=(32.0,), filters=("linear",)))
     assert out.shape == (2, 1, 1, 64, 101)

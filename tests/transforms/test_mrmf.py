@@ -26,6 +26,7 @@ def test_resolve_writes_every_value_at_the_data_rate():
         "f_max": 8000.0,  # the preset's 14 kHz clipped to Nyquist
         "filters": ["mel", "linear"],
         "top_db": None,
+        "normalize": None,
     }
     assert resolved.resolve(None) == resolved  # idempotent: a checkpoint's features rebuild the same front-end
     assert resolved.model_kwargs() == {"n_bins": 48, "n_resolutions": 3, "n_filters": 2}

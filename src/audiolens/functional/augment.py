@@ -74,17 +74,19 @@ def mask_along_axis(
     value: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """SpecAugment masking (Park et al., Interspeech 2019) of ``(batch, n_mels, n_frames)`` inputs.
+    """SpecAugment masking (Park et al., Interspeech 2019) of ``(batch, ..., n_bins, n_frames)`` inputs.
 
     Each example gets ``n_masks`` masks of width ``U{0, ..., max_width}`` at uniform positions
     along ``axis`` (``-2``: frequency, ``-1``: time); masked values are set to ``value``
-    (default: the example's mean, so the mask does not inject an out-of-range level).
+    (default: the example's mean, so the mask does not inject an out-of-range level). Inputs
+    with more axes (MRMF: ``(batch, filter, resolution, bin, frame)``) get the same masks on
+    every map of an example.
 
     Raises:
-        ParameterError: ``spec`` not 3-D, negative sizes, or an axis other than -1/-2.
+        ParameterError: ``spec`` with fewer than 3 axes, negative sizes, or an axis other than -1/-2.
     """
-    if spec.dim() != 3:
-        raise ParameterError(f"expected (batch, n_mels, n_frames), got shape {tuple(spec.shape)}")
+    if spec.dim() < 3:
+        raise ParameterError(f"expected (batch, ..., n_bins, n_frames), got shape {tuple(spec.shape)}")
     if axis not in (-1, -2):
         raise ParameterError(f"axis must be -1 (time) or -2 (frequency), got {axis}")
     if max_width < 0 or n_masks < 0:
@@ -99,5 +101,9 @@ def mask_along_axis(
     inside = (positions[None, None, :] >= starts[..., None]) & (positions[None, None, :] < (starts + widths)[..., None])
     mask = inside.any(dim=1).to(spec.device)  # (batch, size)
     mask = mask[:, :, None] if axis == -2 else mask[:, None, :]
-    fill = spec.mean(dim=(-2, -1), keepdim=True) if value is None else torch.full_like(spec[:, :1, :1], value)
+    mask = mask.reshape(batch, *([1] * (spec.dim() - 3)), *mask.shape[1:])
+    every = tuple(range(1, spec.dim()))
+    fill = (
+        spec.mean(dim=every, keepdim=True) if value is None else torch.full_like(spec.sum(every, keepdim=True), value)
+    )
     return torch.where(mask, fill, spec)

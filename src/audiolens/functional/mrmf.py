@@ -62,6 +62,9 @@ class MRMFConfig:
         f_max: Highest filter edge in Hz (``<= sample_rate / 2``; ``None``: Nyquist).
         filters: Which filterbanks, in output order: ``("mel", "linear")`` (eq. 2) or one of them.
         top_db: Optional dynamic-range clip in dB per example (all filters and resolutions).
+        normalize: ``None`` or ``"band_mean"``: subtract each bin's mean over the clip's frames
+            (per filter and resolution) after the log, as the log-Mel front-end's ``band_mean``
+            (cepstral mean normalisation: removes a fixed channel or speaker colouring).
 
     Raises:
         ParameterError: Invalid values (naming the ``features.`` key), ``f_max`` above Nyquist,
@@ -76,6 +79,7 @@ class MRMFConfig:
     f_max: float | None = 14000.0
     filters: tuple[str, ...] = MRMF_FILTERS
     top_db: float | None = None
+    normalize: str | None = None
 
     def __post_init__(self) -> None:
         positive_int("features.sample_rate", self.sample_rate, "Hz")
@@ -109,6 +113,8 @@ class MRMFConfig:
                 raise ParameterError(f"features.win_ms: a {w} ms window is {win} sample(s) at {self.sample_rate} Hz")
         if self.hop_length < 1:
             raise ParameterError(f"features.hop_ms={self.hop_ms} is under one sample at {self.sample_rate} Hz")
+        if self.normalize not in (None, "band_mean"):
+            raise ParameterError(f"features.normalize must be null or 'band_mean', got {self.normalize!r}")
         if self.top_db is not None and self.top_db <= 0:
             raise ParameterError(f"features.top_db must be > 0, got {self.top_db}")
 
@@ -232,8 +238,9 @@ def mrmf_spectrogram(
         filterbanks: Optional cached output of :func:`mrmf_filterbanks` (module buffers).
 
     Returns:
-        ``(..., n_filters, K, n_bins, n_frames)`` in dB re 1.0, ``n_frames = n_samples // hop + 1``
-        for every resolution (frames aligned).
+        ``(..., n_filters, K, n_bins, n_frames)`` in dB re 1.0 (minus each bin's clip mean with
+        ``normalize="band_mean"``), ``n_frames = n_samples // hop + 1`` for every resolution
+        (frames aligned).
 
     Raises:
         ParameterError: A non-float or empty input, or a clip shorter than the largest window
@@ -271,4 +278,6 @@ def mrmf_spectrogram(
     if config.top_db is not None:
         peak = db.flatten(-4).amax(dim=-1)[..., None, None, None, None]
         db = torch.maximum(db, peak - config.top_db)
+    if config.normalize == "band_mean":
+        db = db - db.mean(dim=-1, keepdim=True)
     return db

@@ -43,6 +43,7 @@ for other classes, another number of bins or resolutions) and reports each adapt
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -350,237 +351,106 @@ def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> tu
     return state, notes
 
 
-def _build(name: str, kwargs: dict[str, Any]) -> AudioTransformer:
-    return AudioTransformer(name=name, **kwargs)
+#: AST variants fix these (an AST is an isotropic ViT with global attention over all tokens).
+_AST_FIXED = {"kernel": "global", "filter_split": False}
+#: What a variant's architecture fixes; every other :class:`AudioTransformer` argument is a keyword argument.
+_ARCHITECTURE = ("name", "input_kind", "embed_dim", "depths", "num_heads")
 
 
-def _cat(name: str, n_bins: int, n_resolutions: int, n_filters: int, **kwargs: Any) -> AudioTransformer:
-    return _build(
-        name, {"input_kind": "mrmf", "n_bins": n_bins, "n_resolutions": n_resolutions, "n_filters": n_filters, **kwargs}
-    )
+def _create(name: str, args: dict[str, Any], given: dict[str, Any], fixed: Sequence[str] = ()) -> AudioTransformer:
+    """Build variant ``name`` from its constructor ``args``, after checking the user's ``given`` keywords by name."""
+    params = inspect.signature(AudioTransformer.__init__).parameters
+    valid = [p for p in params if p != "self" and p not in _ARCHITECTURE and p not in fixed]
+    if name.startswith("ast"):
+        valid = ["n_mels", *valid]
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ParameterError(
+            f"model {name!r} got unexpected keyword argument(s) {', '.join(unknown)}; "
+            f"accepted keyword arguments: {', '.join(valid)}"
+        )
+    return AudioTransformer(name=name, **args)
 
 
-def _ast(
-    name: str,
-    n_mels: int | None,
-    n_bins: int | None,
-    n_resolutions: int | None,
-    n_filters: int | None,
-    **kwargs: Any,
-) -> AudioTransformer:
-    mrmf = n_bins is not None or n_resolutions is not None or n_filters is not None
+def _ast_layout(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """An AST's input layout from ``n_mels`` (log-Mel) or ``n_bins``/``n_resolutions``/``n_filters`` (MRMF)."""
+    kwargs = dict(kwargs)
+    n_mels = kwargs.pop("n_mels", None)
+    mrmf = {k: kwargs.pop(k) for k in ("n_bins", "n_resolutions", "n_filters") if kwargs.get(k) is not None}
     if mrmf and n_mels is not None:
         raise ParameterError(f"{name}: give n_mels (log-Mel input) or n_bins/n_resolutions/n_filters (MRMF), not both")
     if mrmf:
-        layout = {"input_kind": "mrmf", "n_bins": n_bins or 64, "n_resolutions": n_resolutions or 3}
-        layout["n_filters"] = n_filters or 2
+        layout = {"input_kind": "mrmf", "n_bins": 64, "n_resolutions": 3, "n_filters": 2, **mrmf}
     else:
         layout = {"input_kind": "logmel", "n_bins": n_mels or 64, "n_resolutions": 1, "n_filters": 1}
-    return _build(name, {**layout, "kernel": "global", "filter_split": False, **kwargs})
+    return {**layout, **kwargs}
 
 
 @register_model(default_cfg={"input_kind": "mrmf"}, checkpoint_filter_fn=checkpoint_filter_fn)
-def cat_tiny(
-    *,
-    num_classes: int = 50,
-    n_bins: int = 64,
-    n_resolutions: int = 3,
-    n_filters: int = 2,
-    kernel: str = "swin",
-    window: int = 4,
-    filter_split: bool = True,
-    causal: bool = True,
-    patch_frames: int = 4,
-    patch_bins: int | None = None,
-    dropout: float = 0.0,
-    head_dropout: float = 0.1,
-    causal_eps: float = 1e-4,
-) -> AudioTransformer:
+def cat_tiny(**kwargs: Any) -> AudioTransformer:
     """CAT-tiny: two stages (64 and 128 channels, 2 blocks each, 4 / 8 heads), Swin window of 4 time patches.
 
-    About 0.5 M parameters; sized for CPU training on FSDD / ESC-10 (see ``docs/cat.md``).
-    Arguments as :class:`AudioTransformer`.
+    About 0.7 M parameters with the causal module; sized for CPU training on FSDD / ESC-10
+    (``docs/cat.md``). Keyword arguments: any :class:`AudioTransformer` argument except the
+    architecture (``embed_dim``, ``depths``, ``num_heads``), e.g. ``num_classes``, ``n_bins``,
+    ``n_resolutions``, ``n_filters``, ``kernel``, ``window``, ``filter_split``, ``causal``,
+    ``patch_frames``, ``patch_bins``, ``dropout``, ``head_dropout``, ``causal_eps``.
+
+    Raises:
+        ParameterError: An unknown keyword argument (listing the accepted ones) or a bad value.
     """
-    return _cat(
-        "cat_tiny",
-        n_bins,
-        n_resolutions,
-        n_filters,
-        num_classes=num_classes,
-        embed_dim=64,
-        depths=(2, 2),
-        num_heads=(4, 8),
-        kernel=kernel,
-        window=window,
-        filter_split=filter_split,
-        causal=causal,
-        patch_frames=patch_frames,
-        patch_bins=patch_bins,
-        dropout=dropout,
-        head_dropout=head_dropout,
-        causal_eps=causal_eps,
-    )
+    return _create("cat_tiny", {"embed_dim": 64, "depths": (2, 2), "num_heads": (4, 8), **kwargs}, kwargs)
 
 
 @register_model(default_cfg={"input_kind": "mrmf"}, checkpoint_filter_fn=checkpoint_filter_fn)
-def cat_small(
-    *,
-    num_classes: int = 50,
-    n_bins: int = 64,
-    n_resolutions: int = 3,
-    n_filters: int = 2,
-    kernel: str = "swin",
-    window: int = 4,
-    filter_split: bool = True,
-    causal: bool = True,
-    patch_frames: int = 4,
-    patch_bins: int | None = None,
-    dropout: float = 0.1,
-    head_dropout: float = 0.1,
-    causal_eps: float = 1e-4,
-) -> AudioTransformer:
-    """CAT-small: three stages (96, 192, 384 channels; 2, 2, 2 blocks; 4, 8, 16 heads), window 4.
+def cat_small(**kwargs: Any) -> AudioTransformer:
+    """CAT-small: three stages (96, 192, 384 channels; 2, 2, 2 blocks; 4, 8, 16 heads), window 4, dropout 0.1.
 
-    Arguments as :class:`AudioTransformer`.
+    Keyword arguments as :func:`cat_tiny`.
     """
-    return _cat(
-        "cat_small",
-        n_bins,
-        n_resolutions,
-        n_filters,
-        num_classes=num_classes,
-        embed_dim=96,
-        depths=(2, 2, 2),
-        num_heads=(4, 8, 16),
-        kernel=kernel,
-        window=window,
-        filter_split=filter_split,
-        causal=causal,
-        patch_frames=patch_frames,
-        patch_bins=patch_bins,
-        dropout=dropout,
-        head_dropout=head_dropout,
-        causal_eps=causal_eps,
-    )
+    arch = {"embed_dim": 96, "depths": (2, 2, 2), "num_heads": (4, 8, 16), "dropout": 0.1}
+    return _create("cat_small", {**arch, **kwargs}, kwargs)
 
 
 @register_model(default_cfg={"input_kind": "mrmf"}, checkpoint_filter_fn=checkpoint_filter_fn)
-def cat_base(
-    *,
-    num_classes: int = 527,
-    n_bins: int = 64,
-    n_resolutions: int = 3,
-    n_filters: int = 2,
-    kernel: str = "swin",
-    window: int = 8,
-    filter_split: bool = True,
-    causal: bool = True,
-    patch_frames: int = 4,
-    patch_bins: int | None = None,
-    dropout: float = 0.1,
-    head_dropout: float = 0.1,
-    causal_eps: float = 1e-4,
-) -> AudioTransformer:
+def cat_base(**kwargs: Any) -> AudioTransformer:
     """CAT-base, the paper's Swin-T-scale backbone (as HTS-AT), built and counted here, not trained.
 
-    Four stages of 2, 2, 6, 2 blocks, 96-768 channels, 4-32 heads, window 8.
-
-    Arguments as :class:`AudioTransformer`.
+    Four stages of 2, 2, 6, 2 blocks, 96-768 channels, 4-32 heads, window 8, dropout 0.1,
+    527 classes (AudioSet) by default. Keyword arguments as :func:`cat_tiny`.
     """
-    return _cat(
-        "cat_base",
-        n_bins,
-        n_resolutions,
-        n_filters,
-        num_classes=num_classes,
-        embed_dim=96,
-        depths=(2, 2, 6, 2),
-        num_heads=(4, 8, 16, 32),
-        kernel=kernel,
-        window=window,
-        filter_split=filter_split,
-        causal=causal,
-        patch_frames=patch_frames,
-        patch_bins=patch_bins,
-        dropout=dropout,
-        head_dropout=head_dropout,
-        causal_eps=causal_eps,
-    )
+    arch = {"embed_dim": 96, "depths": (2, 2, 6, 2), "num_heads": (4, 8, 16, 32), "window": 8, "dropout": 0.1}
+    return _create("cat_base", {**arch, "num_classes": 527, **kwargs}, kwargs)
 
 
 @register_model(default_cfg={"input_kind": ["logmel", "mrmf"]}, checkpoint_filter_fn=checkpoint_filter_fn)
-def ast_tiny(
-    *,
-    num_classes: int = 50,
-    n_mels: int | None = None,
-    n_bins: int | None = None,
-    n_resolutions: int | None = None,
-    n_filters: int | None = None,
-    causal: bool = False,
-    patch_frames: int = 4,
-    patch_bins: int | None = None,
-    dropout: float = 0.0,
-    head_dropout: float = 0.1,
-    causal_eps: float = 1e-4,
-) -> AudioTransformer:
+def ast_tiny(**kwargs: Any) -> AudioTransformer:
     """AST-tiny: an isotropic ViT (5 blocks, 96 channels, 4 heads, global attention) on spectrogram patches.
 
     Takes a log-Mel map (``n_mels``; 4 x 16 patches) or MRMF features (``n_bins``,
     ``n_resolutions``, ``n_filters``; whole-column patches, the 3-D positional embedding, no
-    filter split): the table II(c) rows AST and AST + MRMF; ``causal: true`` adds the causal
-    module (+ CL). AST's learned positions and [CLS] token are replaced by the sinusoidal 3-D
-    embedding and mean pooling, as in CAT, so the rows differ only in what the table names.
-    Arguments as :class:`AudioTransformer`.
+    filter split): the table II(c) rows AST and AST + MRMF; ``causal=True`` adds the causal
+    module (+ CL; off by default). AST's learned positions and [CLS] token are replaced by the
+    sinusoidal 3-D embedding and mean pooling, as in CAT, so the rows differ only in what the
+    table names. Keyword arguments as :func:`cat_tiny` plus ``n_mels``, without ``kernel``,
+    ``window`` and ``filter_split`` (fixed: global attention over all tokens).
+
+    Raises:
+        ParameterError: Both ``n_mels`` and MRMF sizes, an unknown keyword argument, a bad value.
     """
-    return _ast(
-        "ast_tiny",
-        n_mels,
-        n_bins,
-        n_resolutions,
-        n_filters,
-        num_classes=num_classes,
-        embed_dim=96,
-        depths=(5,),
-        num_heads=(4,),
-        causal=causal,
-        patch_frames=patch_frames,
-        patch_bins=patch_bins,
-        dropout=dropout,
-        head_dropout=head_dropout,
-        causal_eps=causal_eps,
-    )
+    return _ast("ast_tiny", {"embed_dim": 96, "depths": (5,), "num_heads": (4,)}, kwargs)
 
 
 @register_model(default_cfg={"input_kind": ["logmel", "mrmf"]}, checkpoint_filter_fn=checkpoint_filter_fn)
-def ast_small(
-    *,
-    num_classes: int = 50,
-    n_mels: int | None = None,
-    n_bins: int | None = None,
-    n_resolutions: int | None = None,
-    n_filters: int | None = None,
-    causal: bool = False,
-    patch_frames: int = 4,
-    patch_bins: int | None = None,
-    dropout: float = 0.1,
-    head_dropout: float = 0.1,
-    causal_eps: float = 1e-4,
-) -> AudioTransformer:
-    """AST-small: an isotropic ViT (8 blocks, 192 channels, 6 heads, global attention); as :func:`ast_tiny`."""
-    return _ast(
-        "ast_small",
-        n_mels,
-        n_bins,
-        n_resolutions,
-        n_filters,
-        num_classes=num_classes,
-        embed_dim=192,
-        depths=(8,),
-        num_heads=(6,),
-        causal=causal,
-        patch_frames=patch_frames,
-        patch_bins=patch_bins,
-        dropout=dropout,
-        head_dropout=head_dropout,
-        causal_eps=causal_eps,
-    )
+def ast_small(**kwargs: Any) -> AudioTransformer:
+    """AST-small: an isotropic ViT (8 blocks, 192 channels, 6 heads, global, dropout 0.1), as :func:`ast_tiny`."""
+    return _ast("ast_small", {"embed_dim": 192, "depths": (8,), "num_heads": (6,), "dropout": 0.1}, kwargs)
+
+
+def _ast(name: str, architecture: dict[str, Any], kwargs: dict[str, Any]) -> AudioTransformer:
+    fixed = (*_AST_FIXED, "window")
+    unknown = sorted(set(kwargs) & set(fixed))
+    if unknown:
+        raise ParameterError(f"model {name!r} fixes {', '.join(unknown)} (an AST attends globally over all tokens)")
+    layout = _ast_layout(name, kwargs)
+    return _create(name, {**architecture, "causal": False, **_AST_FIXED, **layout}, kwargs, fixed)

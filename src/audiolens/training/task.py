@@ -7,7 +7,7 @@ kwargs, input pipeline, class names (saved as hyper-parameters; :func:`load_task
 
 Training recipe: the ``optim`` section's optimiser and schedule (AdamW with linear warm-up then
 cosine decay by default, per step), optional class weights, mixup (on the model input) with
-soft targets, SpecAugment (on spectrogram inputs). The loss is cross-entropy (single-label) or
+soft targets, SpecAugment (on spectrogram inputs: log-Mel and MRMF). The loss is cross-entropy (single-label) or
 binary cross-entropy (multi-label), plus the model's auxiliary losses weighted by
 ``task.loss_weights`` (:func:`~audiolens.models.split_output`); a model whose auxiliary losses
 need the labels (CAT's causal loss) declares ``uses_targets = True`` and is called as
@@ -252,7 +252,7 @@ class ClassificationTask(L.LightningModule):
         """Front-end, SpecAugment, mixup, (binary) cross-entropy plus weighted auxiliary losses."""
         waveform, target = batch
         x = self.features(waveform)
-        if x.dim() == 3:
+        if x.dim() >= 3:  # spectrogram inputs (log-Mel, MRMF); not waveforms
             x = self.spec_augment(x)
         soft = self._soft_targets(target, x.dtype)
         if self.augment.mixup_alpha > 0:

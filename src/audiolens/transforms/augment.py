@@ -11,7 +11,10 @@ __all__ = ["SpecAugment"]
 
 
 class SpecAugment(nn.Module):
-    """Frequency and time masking of ``(batch, n_mels, n_frames)`` log-Mel (Park et al. 2019).
+    """Frequency and time masking of ``(batch, ..., n_bins, n_frames)`` spectrograms (Park et al. 2019).
+
+    Log-Mel ``(batch, n_mels, n_frames)``, or MRMF ``(batch, filter, resolution, bin, frame)``
+    with the same masks on every map of an example.
 
     Identity in eval mode or when every width is 0.
 

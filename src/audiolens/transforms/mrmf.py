@@ -82,6 +82,7 @@ class MRMFInput(InputConfig):
         f_min, f_max: Filter range in Hz (``f_max <= sample_rate / 2``; the preset's is clipped).
         filters: ``[mel, linear]`` (eq. 2) or one of them.
         top_db: Dynamic-range clip in dB per clip.
+        normalize: ``band_mean`` subtracts each bin's mean over the clip (per filter and resolution).
 
     Fields left out take the preset's value; :meth:`resolve` writes every value out.
     """
@@ -97,6 +98,7 @@ class MRMFInput(InputConfig):
     f_max: PositiveFloat | None = None
     filters: list[Literal["mel", "linear"]] | None = Field(default=None, min_length=1)
     top_db: PositiveFloat | None = None
+    normalize: Literal["band_mean"] | None = None
 
     def frontend(self, data_sample_rate: int | None = None) -> MRMFConfig:
         """The :class:`~audiolens.functional.MRMFConfig` these settings describe.
