@@ -33,8 +33,17 @@ def test_soft_targets_weight_the_classes():
     z, w, cf = torch.randn(4, 3, generator=g), torch.randn(5, 3, generator=g), torch.randn(4, 3, generator=g)
     one_hot = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3]), 5).float()
     torch.testing.assert_close(
-        pns_lower_bound(z, w, None, one_hot * 3.0, cf), pns_lower_bound(z, w, None, one_hot.argmax(1), cf)
+        pns_lower_bound(z, w, None, one_hot, cf), pns_lower_bound(z, w, None, one_hot.argmax(1), cf)
     )
+    # mixup targets: p(y | z) = sum_c y_c p(c | z), through the same intervention
+    mixed = 0.3 * one_hot + 0.7 * one_hot.roll(1, dims=0)
+    z_do = z[:, None, :].repeat(1, 3, 1)
+    z_do[:, range(3), range(3)] = cf
+    p, p_do = (z @ w.T).softmax(-1), (z_do @ w.T).softmax(-1)
+    expected = ((p * mixed).sum(-1)[:, None] - (p_do * mixed[:, None]).sum(-1)).clamp_min(0)
+    torch.testing.assert_close(pns_lower_bound(z, w, None, mixed, cf), expected)
+    with pytest.raises(ParameterError, match="multi-label"):
+        pns_lower_bound(z, w, None, one_hot * 3.0, cf)
 
 
 def test_counterfactuals_come_from_other_samples():

@@ -119,3 +119,5 @@ def test_mrmf_bad_input():
         MRMFConfig(filters=("mel", "bark"))
     with pytest.raises(ParameterError, match="exceeds"):
         MRMFConfig(sample_rate=16000, f_max=14000.0)
+    with pytest.raises(ParameterError, match="same window lengths"):
+        MRMFConfig(sample_rate=8000, f_max=4000.0, win_ms=(25.0, 25.05))

@@ -113,3 +113,52 @@ def test_block_and_merge_shapes_and_gradients():
     assert torch.isfinite(x.grad).all()
     merged = TimeMerge(16, 32)(y)
     assert merged.shape == (2, 2, 3, 5, 1, 32)
+
+
+def _attention_reference(attn, x):
+    # Independent loop: every window of every head group, token by token, plain softmax attention.
+    b, g, k, t, p, _ = x.shape
+    groups, heads, hd = attn.groups, attn.num_heads // attn.groups, attn.head_dim
+    w, s = attn.window or t, attn.shift
+    out = torch.zeros_like(x)
+    for bi in range(b):
+        for gi in range(groups):
+            filters = [gi] if groups > 1 else list(range(g))
+            for start in range(-s, t, w):
+                times = [tt for tt in range(start, start + w) if 0 <= tt < t]
+                tokens = [(f, kk, tt, pp) for f in filters for kk in range(k) for tt in times for pp in range(p)]
+                rows = torch.stack([x[bi, f, kk, tt, pp] for f, kk, tt, pp in tokens])
+                q, key, v = (rows @ attn.qkv_weight[gi] + attn.qkv_bias[gi]).chunk(3, -1)
+                heads_out = []
+                for h in range(heads):
+                    cols = slice(h * hd, (h + 1) * hd)
+                    weights = (q[:, cols] @ key[:, cols].T / hd**0.5).softmax(-1)
+                    heads_out.append(weights @ v[:, cols])
+                result = torch.cat(heads_out, -1) @ attn.proj_weight[gi] + attn.proj_bias[gi]
+                for i, (f, kk, tt, pp) in enumerate(tokens):
+                    out[bi, f, kk, tt, pp] = result[i]
+    return out
+
+
+@pytest.mark.parametrize(
+    "split,window,shift,n_time,n_freq",
+    [(True, None, 0, 5, 2), (False, None, 0, 4, 1), (True, 3, 0, 7, 1), (True, 3, 1, 7, 2), (False, 2, 1, 5, 2)],
+)
+def test_attention_matches_a_windowed_loop_reference(split, window, shift, n_time, n_freq):
+    torch.manual_seed(0)
+    attn = AcousticAttention(16, 4, n_filters=2, filter_split=split, window=window, shift=shift)
+    for param in attn.parameters():
+        torch.nn.init.normal_(param, std=0.3)
+    x = torch.randn(2, 2, 3, n_time, n_freq, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(attn(x), _attention_reference(attn, x), atol=1e-4, rtol=1e-4)
+
+
+def test_time_merge_concatenates_neighbouring_time_patches():
+    merge = TimeMerge(4, 8)
+    torch.nn.init.eye_(merge.reduction.weight)
+    merge.norm = torch.nn.Identity()
+    x = torch.randn(1, 2, 3, 5, 2, 4)
+    out = merge(x)
+    torch.testing.assert_close(out[:, :, :, 1], torch.cat([x[:, :, :, 2], x[:, :, :, 3]], dim=-1))
+    torch.testing.assert_close(out[:, :, :, 2], torch.cat([x[:, :, :, 4], torch.zeros_like(x[:, :, :, 4])], dim=-1))

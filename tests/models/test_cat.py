@@ -133,3 +133,27 @@ def test_init_checkpoint_adapts_classifier_bins_and_resolutions(tmp_path):
     other = AudioTransformer(num_classes=4, n_bins=64, embed_dim=32, depths=(1,), num_heads=(2,))
     with pytest.raises(ParameterError, match="does not match"):
         load_init_checkpoint(other, path, strict=True, model_name="cat_tiny")
+
+
+@pytest.mark.parametrize(
+    "source_kwargs",
+    [{"patch_frames": 3}, {"patch_frames": 3, "n_bins": 30}, {"patch_frames": 2, "n_bins": 64}],
+)
+def test_init_checkpoint_with_other_patch_frames_is_refused(tmp_path, source_kwargs):
+    # (2 frames x 64 bins) has the same weight shape as (4 x 32): the layout, not the shape, decides.
+    source = create_model("cat_tiny", num_classes=4, **{"n_bins": 32, **source_kwargs})
+    path = tmp_path / "weights.pt"
+    torch.save(source.state_dict(), path)
+    target = create_model("cat_tiny", num_classes=4, n_bins=32)
+    with pytest.raises(ParameterError, match="patch_frames"):
+        load_init_checkpoint(target, path, strict=True, model_name="cat_tiny")
+
+
+def test_eval_auxiliary_losses_are_reproducible_and_multilabel_is_refused():
+    model = _mrmf_model("cat_tiny").eval()
+    y = torch.tensor([0, 1, 2])
+    assert torch.equal(model(MRMF, target=y)[1]["causal"], model(MRMF, target=y)[1]["causal"])
+    with pytest.raises(ParameterError, match="multi-label"):
+        model(MRMF, target=torch.tensor([[1.0, 1, 0, 0, 0]] * 3))
+    with pytest.raises(ParameterError, match="class indices"):
+        model(MRMF, target=torch.tensor([0, 1, 7]))

@@ -78,9 +78,10 @@ def mask_along_axis(
 
     Each example gets ``n_masks`` masks of width ``U{0, ..., max_width}`` at uniform positions
     along ``axis`` (``-2``: frequency, ``-1``: time); masked values are set to ``value``
-    (default: the example's mean, so the mask does not inject an out-of-range level). Inputs
+    (default: the mean of the map, so the mask does not inject an out-of-range level). Inputs
     with more axes (MRMF: ``(batch, filter, resolution, bin, frame)``) get the same masks on
-    every map of an example.
+    every map of an example: the same bin indices (for MRMF, Mel bin i and linear bin i cover
+    different frequencies) and the same frames.
 
     Raises:
         ParameterError: ``spec`` with fewer than 3 axes, negative sizes, or an axis other than -1/-2.
@@ -102,8 +103,7 @@ def mask_along_axis(
     mask = inside.any(dim=1).to(spec.device)  # (batch, size)
     mask = mask[:, :, None] if axis == -2 else mask[:, None, :]
     mask = mask.reshape(batch, *([1] * (spec.dim() - 3)), *mask.shape[1:])
-    every = tuple(range(1, spec.dim()))
-    fill = (
-        spec.mean(dim=every, keepdim=True) if value is None else torch.full_like(spec.sum(every, keepdim=True), value)
-    )
+    fill = spec.mean(dim=(-2, -1), keepdim=True)  # each map's own mean (MRMF resolutions differ in level)
+    if value is not None:
+        fill = torch.full_like(fill, value)
     return torch.where(mask, fill, spec)

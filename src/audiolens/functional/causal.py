@@ -22,7 +22,10 @@ tensor ``(n, d, num_classes)``, never a loop. Then
 which is eq. 8-9 (``-sum_j log prod_i``) divided by ``n d``, so that its weight does not depend
 on the batch size or the width. ``eps`` (the clamp before the log) keeps it finite; samples
 whose bound is below ``eps`` give no gradient, as in the reference code's clamping.
-Soft targets (mixup) give ``p(y | z) = sum_c y_c p(c | z)`` with ``y`` normalised to sum to 1.
+Soft targets (mixup) give ``p(y | z) = sum_c y_c p(c | z)``. The head is a softmax over
+classes: multi-label (multi-hot) targets are refused. Memory: the interventions are one
+``(n, d, num_classes)`` tensor (with its softmax and gradient), e.g. 52 M floats for
+``n = 128``, ``d = 768``, 527 classes.
 
 **Reconstruction loss** (eq. 7): ``l_rs = ||Phi(Z) - X||_2``, computed per sample as the root
 mean square over the sample's elements (the L2 norm divided by the square root of the number
@@ -55,20 +58,29 @@ def counterfactual_values(z: torch.Tensor, generator: torch.Generator | None = N
     if n < 2:
         raise ParameterError(f"the causal loss needs at least 2 samples per batch (counterfactuals), got {n}")
     perm = torch.randperm(n, generator=generator).to(z.device)
+    z = z.detach()
     out = torch.empty_like(z)
     out[perm] = z[perm.roll(-1)]
-    return out.detach()
+    return out
 
 
-def _soft_targets(target: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
-    if target.dim() == 1:
-        if target.is_floating_point():
-            raise ParameterError("causal loss targets must be class indices (n,) or soft targets (n, num_classes)")
+def _soft_targets(target: torch.Tensor, n: int, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    expected = (
+        f"causal loss targets must be {n} class indices in [0, {num_classes}) or soft targets ({n}, {num_classes})"
+    )
+    if target.dim() == 1 and not target.is_floating_point():
+        if target.shape[0] != n or (n and (target.min() < 0 or target.max() >= num_classes)):
+            raise ParameterError(f"{expected}, got {tuple(target.shape)} with values {target.min()}..{target.max()}")
         return torch.nn.functional.one_hot(target.long(), num_classes).to(dtype)
-    if target.shape[-1] != num_classes:
-        raise ParameterError(f"soft targets have {target.shape[-1]} classes, the head {num_classes}")
-    target = target.to(dtype)
-    return target / target.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    if target.shape != (n, num_classes):
+        raise ParameterError(f"{expected}, got shape {tuple(target.shape)}")
+    sums = target.sum(dim=-1)
+    if n and ((sums - 1).abs().max() > 1e-3 or target.min() < 0):
+        raise ParameterError(
+            "the causal loss is defined for single-label classification (targets: class probabilities summing to 1); "
+            "multi-label targets are not: set model.kwargs.causal: false for multi-label data"
+        )
+    return target.to(dtype)
 
 
 def pns_lower_bound(
@@ -98,7 +110,7 @@ def pns_lower_bound(
             f"pns_lower_bound expects z (n, d), weight (num_classes, d), counterfactual (n, d); got "
             f"{tuple(z.shape)}, {tuple(weight.shape)}, {tuple(counterfactual.shape)}"
         )
-    y = _soft_targets(target, weight.shape[0], z.dtype)
+    y = _soft_targets(target, z.shape[0], weight.shape[0], z.dtype)
     logits = torch.nn.functional.linear(z, weight, bias)  # (n, C)
     delta = counterfactual - z  # (n, d)
     logits_do = logits[:, None, :] + delta[:, :, None] * weight.t()[None]  # (n, d, C): rank-one per feature

@@ -68,7 +68,7 @@ class MRMFConfig:
 
     Raises:
         ParameterError: Invalid values (naming the ``features.`` key), ``f_max`` above Nyquist,
-            a window shorter than two samples or not longer than the hop's FFT bin spacing allows.
+            a window shorter than two samples, two windows of the same length in samples.
     """
 
     sample_rate: int = 32000
@@ -107,6 +107,11 @@ class MRMFConfig:
             raise ParameterError(
                 f"features.f_max={f_max} Hz exceeds sample_rate / 2 = {nyquist} Hz; lower f_max "
                 f"(or leave it unset to use the preset's, clipped to Nyquist)"
+            )
+        if len(set(self.win_lengths)) != len(self.win_lengths):
+            raise ParameterError(
+                f"features.win_ms {list(self.win_ms)} round to the same window lengths {list(self.win_lengths)} "
+                f"(samples) at {self.sample_rate} Hz; use distinct sizes"
             )
         for w, win in zip(self.win_ms, self.win_lengths, strict=True):
             if win < 2:

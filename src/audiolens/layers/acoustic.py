@@ -17,7 +17,8 @@ map is the grid with ``G = K = 1``.
 - :class:`AcousticPositionalEmbedding`, eq. 3: ``pe(t, k, f) = g([pe1(t), pe3(k)]) + pe2(f)``,
   ``pe1``/``pe2`` sinusoids (Vaswani et al. 2017) of the time / frequency patch index, ``pe3`` the
   one-hot resolution, ``g`` linear. Sinusoids have no length limit: clips of any length need
-  no interpolation.
+  no interpolation. With one frequency patch (whole-column patches) ``pe2`` is a constant the
+  patch bias absorbs; the filter is not embedded (each filter has its own projection).
 - :class:`AcousticAttention`: multi-head self-attention on the grid.
   ``filter_split=True``: the heads are split evenly between the filters; Mel tokens are
   projected and attended by the Mel heads only and linear tokens by the linear heads (separate
@@ -107,7 +108,10 @@ class PatchEmbed(nn.Module):
         self.patch_frames = positive_int("patch_frames", patch_frames)
         self.patch_bins = positive_int("patch_bins", patch_bins)
         if n_bins % patch_bins:
-            raise ParameterError(f"n_bins={n_bins} must be a multiple of patch_bins={patch_bins}")
+            raise ParameterError(
+                f"the input's {n_bins} bins (features.n_mels / n_bins) must be a multiple of patch_bins={patch_bins} "
+                "(model.kwargs.patch_bins); change one of them"
+            )
         size = patch_frames * patch_bins
         self.weight = nn.Parameter(torch.empty(n_filters, size, dim))
         self.bias = nn.Parameter(torch.zeros(n_filters, dim))

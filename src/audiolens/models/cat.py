@@ -28,7 +28,10 @@ Pipeline (:class:`AudioTransformer`):
    ``(batch, embed_dim)``); dropout and a linear ``classifier``.
 6. Causal module (III-B), with ``causal=True``: a reconstruction block ``Phi`` (a per-token MLP
    with one output projection per filter) maps the last stage's tokens back to the normalised
-   input patches, ``l_rs`` (eq. 7); the PNS causal loss ``l_c`` (eq. 8-9) on ``z`` through the
+   input patches, ``l_rs`` (eq. 7). This departs from the paper's letter, which reconstructs X
+   from the same Z that feeds the classifier: a pooled ``(batch, embed_dim)`` vector cannot
+   reconstruct a whole spectrogram, so ``Phi`` reads the tokens that ``z`` is the mean of;
+   the PNS loss uses ``z`` itself: the PNS causal loss ``l_c`` (eq. 8-9) on ``z`` through the
    linear classifier (:func:`~audiolens.functional.causal_loss`). ``forward(x, target)``
    returns ``(logits, {"reconstruction": l_rs, "causal": l_c})``, the engine's auxiliary-loss
    contract; ``task.loss_weights`` weights them (eq. 10 with weights 1 and 1). The model
@@ -53,7 +56,7 @@ from torch import nn
 
 from audiolens._internal.checks import positive_int, probability
 from audiolens._internal.errors import ParameterError, unknown_choice
-from audiolens.functional.causal import causal_loss, reconstruction_loss
+from audiolens.functional.causal import causal_loss, counterfactual_values, reconstruction_loss
 from audiolens.layers.acoustic import (
     AcousticPositionalEmbedding,
     PatchEmbed,
@@ -149,7 +152,7 @@ class AudioTransformer(nn.Module):
         self.patch_frames = positive_int("patch_frames", patch_frames)
         self.patch_bins = positive_int("patch_bins", patch_bins)
         self.kernel, self.window = kernel, positive_int("window", window)
-        self.filter_split, self.causal = bool(filter_split), bool(causal)
+        self.filter_split, self.causal = bool(filter_split) and n_filters > 1, bool(causal)
         self.causal_eps = float(causal_eps)
         self.head_dropout = probability("head_dropout", head_dropout)
         self.n_merges = len(depths) - 1
@@ -278,7 +281,13 @@ class AudioTransformer(nn.Module):
         if z.shape[0] < 2:
             l_c = z.sum() * 0.0
         else:
-            l_c = causal_loss(z, self.classifier.weight, self.classifier.bias, y, eps=self.causal_eps)
+            # Training draws the counterfactual pairing from the (per-step seeded) global RNG; evaluation
+            # uses a fixed pairing, so validation losses are reproducible and comparable across epochs.
+            generator = None if self.training else torch.Generator().manual_seed(0)
+            cf = counterfactual_values(z, generator)
+            l_c = causal_loss(
+                z, self.classifier.weight, self.classifier.bias, y, counterfactual=cf, eps=self.causal_eps
+            )
         return logits, {"reconstruction": l_rs, "causal": l_c}
 
     def get_classifier(self) -> nn.Module:
@@ -303,13 +312,44 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _check_patch_layout(state: dict[str, torch.Tensor], model: nn.Module) -> None:
+    """Refuse a file whose patches have another shape than the model's (they cannot be adapted).
+
+    The file's bins per map come from its ``bn0`` statistics (filters x resolutions x bins rows),
+    its resolutions from ``pos_embed.g.weight`` and its filters from ``patch_embed.weight``.
+    """
+    if "patch_embed.weight" not in state or not isinstance(model, AudioTransformer):
+        return
+    size = state["patch_embed.weight"].shape[1]
+    whole = model.patch_bins == model.n_bins  # MRMF patches span every bin: the bin count may change
+    expected = f"{model.patch_frames} frames x {'all' if whole else model.patch_bins} bins"
+    fix = "set model.kwargs.patch_frames / patch_bins to the checkpoint's"
+    if not whole:
+        if size != model.patch_frames * model.patch_bins:
+            raise ParameterError(
+                f"model.init_checkpoint: its patches hold {size} values, the model's {expected}; {fix}"
+            )
+        return
+    bins = None
+    if "bn0.running_mean" in state and "pos_embed.g.weight" in state:
+        g_weight = state["pos_embed.g.weight"]
+        maps = state["patch_embed.weight"].shape[0] * (g_weight.shape[1] - g_weight.shape[0])
+        rows = state["bn0.running_mean"].numel()
+        bins = rows // maps if maps > 0 and rows % maps == 0 else None
+    if (bins is not None and size != bins * model.patch_frames) or size % model.patch_frames:
+        got = f"{size // bins} frames x {bins} bins" if bins and size % bins == 0 else f"{size} values"
+        raise ParameterError(f"model.init_checkpoint: its patches are {got}, the model's {expected}; {fix}")
+
+
 def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
     """Adapt a checkpoint of another CAT / AST configuration to ``model`` (``model.init_checkpoint``).
 
     - ``classifier.*`` of another number of classes: dropped, the classifier stays freshly
       initialised ("replaced").
-    - ``patch_embed.weight`` of another ``patch_bins``: interpolated linearly along frequency
-      and scaled by ``old / new`` bins, so a patch's projection of a constant spectrum is kept.
+    - ``patch_embed.weight`` of whole-column patches with another number of bins: interpolated
+      linearly along frequency and scaled by ``old / new`` bins, so a patch's projection of a
+      constant spectrum is kept. Patches of another number of frames (or another 2-D patch
+      size) cannot be adapted: a :class:`ParameterError` names ``model.kwargs.patch_frames``.
     - ``pos_embed.g.weight`` of another number of resolutions: the time part and the shared
       resolutions' one-hot columns are copied, new resolutions' columns stay initialised.
     - ``bn0.*`` statistics of another input size, and the reconstruction block of another patch
@@ -318,10 +358,14 @@ def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> tu
     Returns:
         ``(state, {key: what was done})``; :func:`~audiolens.models.load_init_checkpoint`
         reports every entry and does not count a replaced key as missing.
+
+    Raises:
+        ParameterError: Patches of another shape (see above).
     """
     own = model.state_dict()
     state = dict(state)
     notes: dict[str, str] = {}
+    _check_patch_layout(state, model)
     for key in list(state):
         if key not in own or state[key].shape == own[key].shape:
             continue
@@ -330,7 +374,7 @@ def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> tu
             del state[key]
             notes[key] = f"replaced: {old[0]} classes in the file, {new[0]} in the model"
         elif key == "patch_embed.weight" and old[0] == new[0] and old[2] == new[2]:
-            frames = getattr(model, "patch_frames", 1)
+            frames = model.patch_frames  # equal in the file (checked above); patches are bin-major
             w = state[key].reshape(old[0], old[1] // frames, frames, old[2])
             bins = new[1] // frames
             w = F.interpolate(w.permute(0, 2, 3, 1).reshape(-1, 1, w.shape[1]), size=bins, mode="linear")
@@ -344,7 +388,10 @@ def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> tu
             w[:, :dim] = state[key][:, :dim]
             w[:, dim : dim + shared] = state[key][:, dim : dim + shared]
             state[key] = w
-            notes[key] = f"resolutions {old[1] - dim} -> {new[1] - dim}: {shared} shared one-hot column(s) copied"
+            notes[key] = (
+                f"resolutions {old[1] - dim} -> {new[1] - dim}: the time part and the first {shared} resolution "
+                "column(s) copied by position (resolution k of the file onto resolution k of the model)"
+            )
         elif key.startswith(("bn0.", "decoder")):
             del state[key]
             notes[key] = f"dropped ({old} in the file, {new} in the model): re-estimated in training"
