@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -145,3 +146,33 @@ def test_two_cells_through_a_local_ray_instance(sweep_file, tmp_path, monkeypatc
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["variants"]["default"]["n"] == 2
     assert all((out / "default" / f"seed-{s}" / "metrics.json").is_file() for s in (0, 1))
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (Path(__file__).parents[2] / "configs" / "sweeps").glob("*.yaml"))
+)
+def test_shipped_sweeps_resolve_every_cell(name, monkeypatch):
+    from audiolens._internal.config import validate
+    from audiolens.engine.config import interpolate, read_experiment_file
+    from audiolens.engine.sweep import SweepConfig, _cells, _find_experiment, _validate_cells
+
+    repo = Path(__file__).parents[2]
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("AUDIOLENS_DATA", "/data")
+    sweep_file = repo / "configs" / "sweeps" / name
+    config = validate(SweepConfig, interpolate(read_experiment_file(sweep_file)), "sweep")
+    cells = _cells(config, _find_experiment(config.experiment, sweep_file), Path("out"))
+    resolved = _validate_cells(cells)
+    assert len(resolved) == len(config.variants) * len(config.seeds)
+    if name.startswith("cat-ablation"):
+        rows = {label.split("/")[0]: exp for label, exp in resolved.items()}
+        assert rows["ast"]["model"]["name"] == "ast_tiny" and rows["ast"]["features"]["type"] == "logmel"
+        assert rows["ast-mrmf"]["features"]["type"] == rows["cat"]["features"]["type"] == "mrmf"
+        assert rows["ast-mrmf-cl"]["model"]["kwargs"] == {"causal": True}
+        assert rows["cat-no-cl"]["model"] == {**rows["cat"]["model"], "kwargs": {"causal": False}}
+        assert rows["cat-no-cl"]["task"]["loss_weights"] == {} and rows["cat"]["task"]["loss_weights"]
+        # every row shares the recipe: data, optimiser, trainer and augmentation
+        for row in rows.values():
+            for key in ("data", "optim", "trainer"):
+                assert row[key] == rows["cat"][key]
+            assert row["task"]["augment"] == rows["cat"]["task"]["augment"]
