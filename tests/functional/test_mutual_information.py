@@ -10,6 +10,7 @@ from audiolens.functional import (
     binning_estimates,
     kde_estimates,
     kde_mutual_information,
+    kde_tile_plan,
     list_estimators,
     mutual_information,
     register_estimator,
@@ -280,3 +281,49 @@ def test_cuda_matches_cpu():
     assert (binned_gpu.i_xz, binned_gpu.i_zy) == pytest.approx((binned_cpu.i_xz, binned_cpu.i_zy), abs=1e-9)
     (boot,) = mutual_information(z.cuda(), labels.cuda(), noise_variances=[1.0], n_bootstrap=2, shuffled_baseline=True)
     assert boot.i_xz_std >= 0 and boot.i_zy_shuffled == boot.i_zy_shuffled
+
+
+def _clusters(n=1200, d=20, classes=4, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, d)) * 3.0
+    labels = rng.integers(0, classes, n)
+    return centres[labels] + spread * rng.standard_normal((n, d)), labels
+
+
+@pytest.mark.parametrize("bound,factor", [("upper", 2.0), ("lower", 8.0)])
+def test_skipped_tiles_and_clamped_exponentials_change_nothing(bound, factor):
+    # Separated clusters: between-class kernel values underflow (exp below -700), within-class
+    # ones do not (the estimate is far from saturation), and most tiles can be skipped.
+    z, labels = _clusters()
+    variances = (0.01, 0.05, 1.0)
+    skipped = {
+        v: kde_tile_plan(torch.from_numpy(z), torch.from_numpy(labels), noise_variance=v, bound=bound, block_size=64)
+        for v in variances
+    }
+    assert skipped[0.01] > 0.5 and skipped[0.05] > 0.5 and skipped[1.0] == 0.0
+    for var in variances:
+        kwargs = dict(noise_variances=(var,), bounds=(bound,), unit="nats", block_size=64, warn_saturation=False)
+        (ours,) = kde_estimates(torch.from_numpy(z), torch.from_numpy(labels), **kwargs)
+        (every,) = kde_estimates(torch.from_numpy(z), torch.from_numpy(labels), skip_tiles=False, **kwargs)
+        ref_xz, ref_zy = (math.log(2) * v for v in _naive(z, labels, var, factor))
+        assert abs(ours.i_xz - ref_xz) <= 1e-12 and abs(ours.i_zy - ref_zy) <= 1e-12
+        assert abs(ours.i_xz - every.i_xz) <= 1e-12 and abs(ours.i_zy - every.i_zy) <= 1e-12
+        assert ours.i_xz < 0.9 * math.log(len(z))  # not saturated: the comparison means something
+
+
+def test_tile_skipping_without_labels_and_in_float32():
+    z, labels = _clusters(n=900, d=12, classes=3, seed=1)
+    zt = torch.from_numpy(z)
+    assert kde_tile_plan(zt, None, noise_variance=0.01, block_size=64) > 0.3  # PCA-tree order alone
+    (ours,) = kde_estimates(zt, None, noise_variances=(0.01,), unit="nats", block_size=64, warn_saturation=False)
+    assert abs(ours.i_xz - math.log(2) * _naive(z, labels, 0.01, 2.0)[0]) <= 1e-12
+    (single,) = kde_estimates(zt, None, noise_variances=(0.01,), unit="nats", dtype=torch.float32, block_size=64)
+    assert abs(single.i_xz - ours.i_xz) < 1e-4
+
+
+def test_tile_ordering_leaves_the_global_rng_alone():
+    z, labels = _clusters(n=300)
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    kde_estimates(torch.from_numpy(z), torch.from_numpy(labels), block_size=32, warn_saturation=False)
+    assert torch.equal(state, torch.random.get_rng_state())
