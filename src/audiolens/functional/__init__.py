@@ -29,11 +29,21 @@ from audiolens.functional.spectral import (
     spectrogram,
     stft,
 )
+from audiolens.functional.third_octave import (
+    THIRD_OCTAVE_PRESETS,
+    ThirdOctaveConfig,
+    get_third_octave_preset,
+    third_octave_band_matrix,
+    third_octave_bands,
+    third_octave_spectrogram,
+)
 
 __all__ = [
     "MRMF_PRESETS",
     "PRESETS",
+    "THIRD_OCTAVE_PRESETS",
     "MRMFConfig",
+    "ThirdOctaveConfig",
     "FrontendConfig",
     "MIEstimate",
     "amplitude_to_db",
@@ -42,6 +52,7 @@ __all__ = [
     "counterfactual_values",
     "get_mrmf_preset",
     "get_preset",
+    "get_third_octave_preset",
     "kde_estimates",
     "kde_mutual_information",
     "kde_tile_plan",
@@ -62,4 +73,7 @@ __all__ = [
     "register_estimator",
     "spectrogram",
     "stft",
+    "third_octave_band_matrix",
+    "third_octave_bands",
+    "third_octave_spectrogram",
 ]
