@@ -37,6 +37,7 @@ from audiolens.functional.third_octave import (
     third_octave_bands,
     third_octave_spectrogram,
 )
+from audiolens.functional.transcode import pinv_band_matrix, pinv_mel_filterbank, pinv_transcode, target_frames
 
 __all__ = [
     "MRMF_PRESETS",
@@ -68,11 +69,15 @@ __all__ = [
     "mrmf_filterbanks",
     "mrmf_spectrogram",
     "mutual_information",
+    "pinv_band_matrix",
+    "pinv_mel_filterbank",
+    "pinv_transcode",
     "pns_lower_bound",
     "reconstruction_loss",
     "register_estimator",
     "spectrogram",
     "stft",
+    "target_frames",
     "third_octave_band_matrix",
     "third_octave_bands",
     "third_octave_spectrogram",

@@ -1,0 +1,137 @@
+"""The PINV transcoder: fast third-octave levels to a target log-Mel spectrogram, without learning.
+
+Ferreira et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.2 and
+figure 1), as the authors' code computes it (``utils/pinv_transcoder.py``; facts in
+``../shared/design/transcoder-and-frontends.md``):
+
+1. the pseudo-inverse of the third-octave band matrix (``torch.linalg.pinv``, rcond 1e-15),
+   negative values clipped to 0: ``(n_fft // 2 + 1, n_bands)``;
+2. levels back to band energy: ``rms = 10^((L - db_offset) / 20)``, energy ``(rms * n_fft *
+   sqrt(2) / 2)^2`` (the authors' inverse, which leaves out the window-energy correction:
+   about +0.58 dB for the Tukey(0.2) window), times ``((1 + n_fft_mel / 2) / (1 + n_fft / 2) *
+   0.5)^2`` (the authors' rescaling to the target FFT size: 0.01567 for PANN, 0.003933 for YAMNet);
+3. the pseudo-inverse spreads each frame's band energy over the FFT bins;
+4. linear interpolation along time (``align_corners=False``) to the target's frames;
+5. the target's Mel filterbank (built on the third-octave FFT's bins at its sample rate) and the
+   target's log.
+
+The target is a :class:`~audiolens.functional.FrontendConfig` (a preset name through
+:func:`~audiolens.functional.get_preset`, or the ``features`` of a teacher checkpoint). Its
+magnitude/power, Mel scale, normalisation and log are followed (the authors apply YAMNet's HTK
+filterbank to the power spectrum; we follow YAMNet's magnitude, the representation its
+classifier was trained on). Frames per clip: the authors interpolate every 1 s of third-octave
+data (8 frames) to 101 frames for PANN (``n_frames`` of 1 s at hop 10 ms, centred) and 96 for
+YAMNet (one 0.96 s patch); :func:`target_frames` gives these counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from audiolens._internal.errors import ParameterError
+from audiolens.functional.presets import FrontendConfig
+from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_filterbank
+from audiolens.functional.third_octave import ThirdOctaveConfig, third_octave_band_matrix
+
+__all__ = ["pinv_band_matrix", "pinv_mel_filterbank", "pinv_transcode", "target_frames"]
+
+
+@functools.lru_cache(maxsize=8)
+def _pinv(config: ThirdOctaveConfig) -> torch.Tensor:
+    matrix = third_octave_band_matrix(config, dtype=torch.float64)
+    return torch.linalg.pinv(matrix, rtol=1e-15).clamp_min(0.0)
+
+
+def pinv_band_matrix(config: ThirdOctaveConfig, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Step 1: the pseudo-inverse of the band matrix, negative values clipped: ``(n_fft // 2 + 1, n_bands)``."""
+    return _pinv(config).to(dtype)
+
+
+def pinv_mel_filterbank(
+    config: ThirdOctaveConfig, target: FrontendConfig, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Step 5's filterbank: the target's Mel bands on the third-octave FFT's bins, ``(n_mels, n_fft // 2 + 1)``.
+
+    Raises:
+        ParameterError: A target ``f_max`` above the third-octave analysis' Nyquist frequency.
+    """
+    return mel_filterbank(
+        config.sample_rate,
+        config.n_fft,
+        target.n_mels,
+        target.f_min,
+        target.resolved_f_max,
+        mel_scale=target.mel_scale,
+        norm=target.norm,
+        mel_domain=target.mel_domain,
+        dtype=dtype,
+    )
+
+
+def target_frames(target: FrontendConfig, seconds: float) -> int:
+    """Target Mel frames for ``seconds`` of third-octave data: 101 per second for PANN, 96 for YAMNet.
+
+    Centred front-ends (PANN, ABT) give ``n_frames(seconds * sample_rate)``; YAMNet's
+    (TensorFlow framing) gives its 0.96 s patches: ``round(seconds / 0.96 * 96)`` frames per
+    ``seconds`` (96 per second of data, as the authors interpolate).
+    """
+    if target.center:
+        return target.n_frames(round(seconds * target.sample_rate))
+    return max(1, round(seconds * 96))
+
+
+def pinv_transcode(
+    levels: torch.Tensor,
+    config: ThirdOctaveConfig,
+    target: FrontendConfig,
+    n_frames: int | None = None,
+    *,
+    pinv: torch.Tensor | None = None,
+    mel: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Transcode third-octave levels to the target's log-Mel (see the module doc).
+
+    Args:
+        levels: ``(..., n_bands, n_frames_in)`` in dB, as :func:`~audiolens.functional.third_octave_spectrogram`.
+        config: The third-octave analysis the levels come from.
+        target: The target log-Mel front-end.
+        n_frames: Target frames (default: :func:`target_frames` for the input's duration).
+        pinv: Optional cached :func:`pinv_band_matrix`.
+        mel: Optional cached :func:`pinv_mel_filterbank`.
+
+    Returns:
+        ``(..., n_mels, n_frames)`` in the target's log units (dB re 1.0 or natural log).
+
+    Raises:
+        ParameterError: Another number of bands than the analysis has, non-finite levels.
+    """
+    if levels.dim() < 2 or levels.shape[-2] != config.n_bands:
+        raise ParameterError(
+            f"PINV transcoder expected third-octave levels (..., n_bands={config.n_bands}, n_frames), "
+            f"got {tuple(levels.shape)}"
+        )
+    if not torch.isfinite(levels).all():
+        raise ParameterError("third-octave levels contain NaN or Inf; floor -inf first (io.load_third_octave does)")
+    dtype, device = levels.dtype if levels.is_floating_point() else torch.float32, levels.device
+    pinv = (pinv if pinv is not None else pinv_band_matrix(config)).to(device=device, dtype=dtype)
+    mel = (mel if mel is not None else pinv_mel_filterbank(config, target)).to(device=device, dtype=dtype)
+    rms = torch.pow(10.0, (levels.to(dtype) - config.db_offset) / 20.0)
+    energy = (rms * config.n_fft * math.sqrt(2.0) / 2.0).square()
+    energy = energy * ((1 + target.n_fft / 2) / (1 + config.n_fft / 2) * 0.5) ** 2
+    spectrum = pinv @ energy  # (..., n_freqs, n_frames_in)
+    if n_frames is None:
+        n_frames = target_frames(target, levels.shape[-1] / config.frame_rate)
+    batch_shape = spectrum.shape[:-2]
+    flat = spectrum.reshape(-1, *spectrum.shape[-2:])
+    flat = torch.nn.functional.interpolate(flat, size=n_frames, mode="linear", align_corners=False)
+    spectrum = flat.reshape(*batch_shape, flat.shape[-2], n_frames)
+    if target.power == 1.0:
+        spectrum = spectrum.sqrt()
+    out = mel @ spectrum
+    if target.log == "db":
+        multiplier = 10.0 if target.power == 2.0 else 20.0
+        return amplitude_to_db(out, multiplier=multiplier, amin=target.amin, top_db=target.top_db)
+    return log_offset(out, target.offset)

@@ -1,0 +1,60 @@
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from audiolens import ParameterError
+from audiolens.functional import get_preset, log_mel_spectrogram
+from audiolens.functional.third_octave import get_third_octave_preset, third_octave_spectrogram
+from audiolens.functional.transcode import pinv_transcode, target_frames
+
+CENSE = get_third_octave_preset("cense")
+
+
+def _authors_pinv_pann(levels: np.ndarray) -> np.ndarray:
+    # Independent numpy transcription of the authors' PINV steps for the PANN target
+    # (pinv of the 0/1 band matrix, ReLU, dB -> energy, rescale, interpolate, Mel, 10 log10).
+    df = 32000 / 4096
+    centres = 1000 * 10 ** ((np.arange(29) - 17) / 10)
+    lo, hi = centres * 10 ** (-1 / 20), centres * 10 ** (1 / 20)
+    bins = np.arange(2049)
+    band = ((bins >= np.ceil(lo / df)[:, None]) & (bins <= np.ceil(hi / df)[:, None])).astype(float)
+    pinv = np.maximum(np.linalg.pinv(band, rcond=1e-15), 0.0)
+    energy = (10 ** ((levels - 26) / 20) * 4096 * np.sqrt(2) / 2) ** 2 * ((1 + 1024 / 2) / 2049 * 0.5) ** 2
+    spec = pinv @ energy
+    spec = torch.nn.functional.interpolate(torch.from_numpy(spec)[None], size=101, mode="linear")[0].numpy()
+    mel = librosa.filters.mel(sr=32000, n_fft=4096, n_mels=64, fmin=50, fmax=14000) @ spec
+    return 10 * np.log10(np.maximum(mel, 1e-10))
+
+
+def test_pinv_matches_the_authors_steps_for_pann():
+    levels = third_octave_spectrogram(torch.randn(32000, dtype=torch.float64) * 0.1, 32000)
+    ours = pinv_transcode(levels, CENSE, get_preset("pann"))
+    np.testing.assert_allclose(ours.numpy(), _authors_pinv_pann(levels.numpy()), atol=1e-4)
+
+
+@pytest.mark.parametrize("name,shape", [("pann", (64, 101)), ("yamnet", (64, 96))])
+def test_one_second_gives_the_target_mel_shape(name, shape):
+    target = get_preset(name)
+    levels = third_octave_spectrogram(torch.randn(3, 32000) * 0.1, 32000)
+    out = pinv_transcode(levels, CENSE, target)
+    assert out.shape == (3, *shape) and torch.isfinite(out).all()
+    assert target_frames(target, 1.0) == shape[1]
+    torch.testing.assert_close(out[1], pinv_transcode(levels[1], CENSE, target), atol=1e-4, rtol=1e-5)
+
+
+def test_broadband_noise_lands_near_the_true_pann_mel():
+    # A stationary noise's level is kept through the pseudo-inverse: within a dB on average.
+    torch.manual_seed(0)
+    x = torch.randn(32000 * 2, dtype=torch.float64) * 0.1
+    transcoded = pinv_transcode(third_octave_spectrogram(x, 32000)[:, 4:12], CENSE, get_preset("pann"))
+    true = log_mel_spectrogram(x[16000:48000], get_preset("pann"))
+    inner = slice(10, 90)
+    assert abs((transcoded[:, inner] - true[:, inner]).mean().item()) < 1.5
+
+
+def test_bad_levels():
+    with pytest.raises(ParameterError, match="n_bands=29"):
+        pinv_transcode(torch.zeros(20, 8), CENSE, get_preset("pann"))
+    with pytest.raises(ParameterError, match="NaN or Inf"):
+        pinv_transcode(torch.full((29, 8), float("-inf")), CENSE, get_preset("pann"))
