@@ -16,6 +16,9 @@ The ``model`` section of an experiment (:class:`ModelConfig`) adds initial weigh
 declare ``uses_targets = True``: the classification task then calls ``model(x, target=soft
 targets)``.
 
+``transcoder_cnn`` (input ``third_octave``) maps fast third-octave levels to a target log-Mel
+(:mod:`audiolens.models.transcoder`).
+
 The graph models ``graph_mlp``, ``gcn`` and ``gat`` (``input_kind == "graph"``, family
 ``"graph"``) take ``(x, edge_index)`` and return node logits ``(num_nodes, num_classes)``; see
 :mod:`audiolens.models.graph`.
@@ -27,7 +30,7 @@ Example:
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
-from audiolens.models import cat, graph, pann, small_cnn  # noqa: F401 (import registers the models)
+from audiolens.models import cat, graph, pann, small_cnn, transcoder  # noqa: F401 (import registers the models)
 from audiolens.models._builder import (
     InitReport,
     ModelConfig,
