@@ -27,6 +27,8 @@ Example:
     >>> from audiolens.models import create_model, list_models
     >>> list_models("cnn*")
     ['cnn10', 'cnn14', 'cnn6']
+    >>> list_models(module="pann")
+    ['cnn10', 'cnn14', 'cnn6', 'resnet38']
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
@@ -55,7 +57,7 @@ from audiolens.models._registry import (
 )
 from audiolens.models.cat import AudioTransformer
 from audiolens.models.graph import GAT, GCN, GraphMLP
-from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn
+from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn, ResNet38
 from audiolens.models.small_cnn import SmallCNN
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "InitReport",
     "ModelConfig",
     "PannCnn",
+    "ResNet38",
     "SmallCNN",
     "create_model",
     "freeze",

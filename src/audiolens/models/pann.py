@@ -1,6 +1,6 @@
-"""PANN audio-tagging CNNs: Cnn6, Cnn10 and Cnn14 on log-Mel input.
+"""PANN audio-tagging CNNs: Cnn6, Cnn10, Cnn14 and ResNet38 on log-Mel input.
 
-Ports of ``Cnn6``, ``Cnn10`` and ``Cnn14`` from qiuqiangkong/audioset_tagging_cnn
+Ports of ``Cnn6``, ``Cnn10``, ``Cnn14`` and ``ResNet38`` from qiuqiangkong/audioset_tagging_cnn
 ``pytorch/models.py`` (Kong, Cao, Iqbal, Wang, Wang, Plumbley, "PANNs: Large-Scale
 Pretrained Audio Neural Networks for Audio Pattern Recognition", IEEE/ACM TASLP 28, 2020).
 
@@ -30,7 +30,18 @@ from audiolens._internal.errors import ParameterError
 from audiolens.layers.conv import ConvBlock, ConvBlock5x5, init_bn, init_layer
 from audiolens.models._registry import check_logmel_input, register_model
 
-__all__ = ["Cnn6", "Cnn10", "Cnn14", "PannCnn", "cnn6", "cnn10", "cnn14", "pann_checkpoint_filter"]
+__all__ = [
+    "Cnn6",
+    "Cnn10",
+    "Cnn14",
+    "PannCnn",
+    "ResNet38",
+    "cnn6",
+    "cnn10",
+    "cnn14",
+    "pann_checkpoint_filter",
+    "resnet38",
+]
 
 _ZENODO = "https://zenodo.org/record/3987831/files/"
 
@@ -108,6 +119,7 @@ class PannCnn(nn.Module):
         n_mels: int = 64,
         dropout: float = 0.5,
         block_dropout: float = 0.2,
+        embed_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = positive_int("num_classes", num_classes)
@@ -125,7 +137,7 @@ class PannCnn(nn.Module):
                 f"{type(self).__name__} pools the mel axis by {min_mels}; n_mels must be "
                 f">= {min_mels}, got {self.n_mels}"
             )
-        self.embed_dim = channels[-1]
+        self.embed_dim = embed_dim or channels[-1]
 
         self.bn0 = nn.BatchNorm2d(self.n_mels)
         in_ch = 1
@@ -157,14 +169,18 @@ class PannCnn(nn.Module):
         """
         check_logmel_input(x, n_mels=self.n_mels, min_frames=self.min_frames, model=type(self).__name__)
         # Original: (B, 1, T, M) -transpose(1, 3)-> (B, M, T, 1) -bn0-> back to (B, 1, T, M).
-        x = self.bn0(x.unsqueeze(-1)).transpose(1, 3)
-        for i, pool_size in enumerate(self.pool_sizes, start=1):
-            x = getattr(self, f"conv_block{i}")(x, pool_size=pool_size, pool_type="avg")
-            x = F.dropout(x, p=self.block_dropout, training=self.training)
+        x = self._body(self.bn0(x.unsqueeze(-1)).transpose(1, 3))
         x = torch.mean(x, dim=3)  # over frequency -> (B, C, T')
         x = torch.max(x, dim=2).values + torch.mean(x, dim=2)  # over time -> (B, C)
         x = F.dropout(x, p=self.dropout, training=self.training)
         return F.relu(self.fc1(x))
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolutional body: ``(B, 1, T, M)`` -> ``(B, embed_dim, T', M')``."""
+        for i, pool_size in enumerate(self.pool_sizes, start=1):
+            x = getattr(self, f"conv_block{i}")(x, pool_size=pool_size, pool_type="avg")
+            x = F.dropout(x, p=self.block_dropout, training=self.training)
+        return x
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """Map embeddings to logits with ``fc_audioset`` (no dropout, as the original).
@@ -332,6 +348,110 @@ class Cnn14(PannCnn):
         )
 
 
+class _BasicBlock(nn.Module):
+    """PANN's ResNet basic block: optional 2x2 average pooling (stride 2), two 3x3 convs, residual.
+
+    ``conv1``-``bn1``-ReLU-dropout 0.1-``conv2``-``bn2`` on the (pooled) input, plus the
+    identity (through ``downsample``: average pooling, 1x1 conv, BN, when the shape changes),
+    then ReLU. ``bn2`` starts at zero weight (zero-initialised residual), as the original.
+    """
+
+    def __init__(self, in_channels: int, channels: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.downsample: nn.Module | None = None
+        if stride == 2:
+            self.downsample = nn.Sequential(
+                nn.AvgPool2d(2), nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels)
+            )
+        elif in_channels != channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        for conv in (self.conv1, self.conv2):
+            init_layer(conv)
+        for bn in (self.bn1, self.bn2):
+            init_bn(bn)
+        nn.init.zeros_(self.bn2.weight)
+        if self.downsample is not None:
+            init_layer(self.downsample[-2])
+            init_bn(self.downsample[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.avg_pool2d(x, kernel_size=(2, 2)) if self.stride == 2 else x
+        out = F.relu(self.bn1(self.conv1(out)))
+        out = F.dropout(out, p=0.1, training=self.training)
+        out = self.bn2(self.conv2(out))
+        identity = self.downsample(x) if self.downsample is not None else x
+        return F.relu(out + identity)
+
+
+class _ResNetBody(nn.Module):
+    """Four stages of :class:`_BasicBlock` (64, 128, 256, 512 channels; stride 2 from stage 2): ``resnet.layerK``."""
+
+    def __init__(self, layers: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        in_channels = 64
+        for k, (blocks, channels) in enumerate(zip(layers, (64, 128, 256, 512), strict=True), start=1):
+            stage = [_BasicBlock(in_channels, channels, 1 if k == 1 else 2)]
+            stage += [_BasicBlock(channels, channels, 1) for _ in range(blocks - 1)]
+            self.add_module(f"layer{k}", nn.Sequential(*stage))
+            in_channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for k in range(1, 5):
+            x = getattr(self, f"layer{k}")(x)
+        return x
+
+
+class ResNet38(PannCnn):
+    """PANN ResNet38: ``conv_block1``, a 3-4-6-3 basic-block ResNet, ``conv_block_after1``; embed 2048.
+
+    Port of ``ResNet38`` (audioset_tagging_cnn ``pytorch/models.py``; AudioSet mAP 0.434, the
+    spectral transcoder paper's PANN teacher): ``conv_block1`` (1 -> 64, 2x2 avg-pool), dropout
+    0.2, ``resnet`` (stages of 3, 4, 6, 3 basic blocks, 64-512 channels, pooling before the
+    convolutions of each stride-2 block, dropout 0.1 inside blocks), 2x2 avg-pool, dropout 0.2,
+    ``conv_block_after1`` (512 -> 2048), dropout 0.2, PANN's global pooling and head. About
+    73.8 M parameters with 527 classes. Needs ``n_frames >= 32`` and ``n_mels >= 32``.
+
+    Shapes and arguments as :class:`Cnn14`.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = 527,
+        n_mels: int = 64,
+        dropout: float = 0.5,
+        block_dropout: float = 0.2,
+    ) -> None:
+        super().__init__(
+            ConvBlock,
+            (64,),
+            ((2, 2),),
+            num_classes=num_classes,
+            n_mels=n_mels,
+            dropout=dropout,
+            block_dropout=block_dropout,
+            embed_dim=2048,
+        )
+        if self.n_mels < 32:
+            raise ParameterError(f"ResNet38 pools the mel axis by 32; n_mels must be >= 32, got {self.n_mels}")
+        self.min_frames = 32
+        self.resnet = _ResNetBody((3, 4, 6, 3))
+        self.conv_block_after1 = ConvBlock(in_channels=512, out_channels=2048)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_block1(x, pool_size=(2, 2), pool_type="avg")
+        x = F.dropout(x, p=self.block_dropout, training=self.training)
+        x = F.avg_pool2d(self.resnet(x), kernel_size=(2, 2))
+        x = F.dropout(x, p=self.block_dropout, training=self.training)
+        x = self.conv_block_after1(x, pool_size=(1, 1), pool_type="avg")
+        return F.dropout(x, p=self.block_dropout, training=self.training)
+
+
 @register_model(
     checkpoint_filter_fn=pann_checkpoint_filter,
     default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "Cnn6_mAP%3D0.343.pth"},
@@ -387,3 +507,22 @@ def cnn14(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, blo
         A :class:`Cnn14`.
     """
     return Cnn14(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
+
+
+@register_model(
+    checkpoint_filter_fn=pann_checkpoint_filter,
+    default_cfg={**_PANN_FRONTEND, "checkpoint": _ZENODO + "ResNet38_mAP%3D0.434.pth"},
+)
+def resnet38(*, num_classes: int = 527, n_mels: int = 64, dropout: float = 0.5, block_dropout: float = 0.2) -> ResNet38:
+    """PANN ResNet38 (73.8 M parameters, AudioSet mAP 0.434).
+
+    Args:
+        num_classes: Number of output logits.
+        n_mels: Mel bins of the input.
+        dropout: Dropout before ``fc1``.
+        block_dropout: Dropout after ``conv_block1``, the ResNet and ``conv_block_after1``.
+
+    Returns:
+        A :class:`ResNet38`.
+    """
+    return ResNet38(num_classes=num_classes, n_mels=n_mels, dropout=dropout, block_dropout=block_dropout)
