@@ -46,7 +46,7 @@ def test_registry_lists_expected_models():
     assert ALL_MODELS == sorted(ALL_MODELS)
     assert list_models("cnn*") == ["cnn10", "cnn14", "cnn6"]
     assert list_models("small_cnn*") == ["small_cnn", "small_cnn_tiny"]
-    assert list_models(module="pann") == ["cnn10", "cnn14", "cnn6"]
+    assert list_models(module="pann") == ["cnn10", "cnn14", "cnn6", "resnet38"]
     assert {"pann", "small_cnn"} <= set(list_modules())
     assert is_model("cnn14") and not is_model("cnn15")
     assert callable(model_entrypoint("small_cnn"))
@@ -132,7 +132,7 @@ def test_model_forward_backward(name):
     assert out.shape == (2, 3)
     assert torch.isfinite(out).all()
     out.sum().backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"{name}: no grad for {missing}"
 
 

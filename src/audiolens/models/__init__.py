@@ -32,7 +32,7 @@ Example:
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
-from audiolens.models import cat, graph, pann, small_cnn, transcoder  # noqa: F401 (import registers the models)
+from audiolens.models import cat, graph, pann, small_cnn, transcoder, yamnet  # noqa: F401 (import registers the models)
 from audiolens.models._builder import (
     InitReport,
     ModelConfig,
