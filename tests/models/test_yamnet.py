@@ -1,6 +1,8 @@
 """YAMNet against the layer list of tensorflow/models research/audioset/yamnet and the key names of
 w-hc/torch_audioset (lists written from those definitions, not from our module)."""
 
+import numpy as np
+import pytest
 import torch
 
 from audiolens.models import create_model, load_init_checkpoint
@@ -53,3 +55,57 @@ def test_patch_forward_and_converted_file_loads_strict(tmp_path):
     torch.save(state, tmp_path / "yamnet.pt")
     report = load_init_checkpoint(model, tmp_path / "yamnet.pt", strict=True, model_name="yamnet")
     assert report.clean and report.layout == "state_dict"
+
+
+def _keras_file(path, drop=None):
+    # The official yamnet.h5 layout (Keras save_weights): datasets at 'layerK/conv/layerK/conv/kernel:0',
+    # '.../bn/.../beta:0', moving_mean, moving_variance; depthwise_kernel; 'logits/logits/{kernel,bias}:0'.
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(0)
+    arrays, cin = {}, 1
+    for i, (kind, _, cout) in enumerate(DEFS, start=1):
+        convs = [("conv", "kernel", (3, 3, cin, cout), cout)] if kind == "conv" else [
+            ("depthwise_conv", "depthwise_kernel", (3, 3, cin, 1), cin),
+            ("pointwise_conv", "kernel", (1, 1, cin, cout), cout)]  # fmt: skip
+        for name, kernel, shape, channels in convs:
+            base = f"layer{i}/{name}"
+            arrays[f"{base}/{base}/{kernel}:0"] = rng.standard_normal(shape)
+            for bn in ("beta", "moving_mean", "moving_variance"):
+                arrays[f"{base}/bn/{base}/bn/{bn}:0"] = rng.random(channels) + 0.5
+        cin = cout
+    arrays["logits/logits/kernel:0"] = rng.standard_normal((1024, 521))
+    arrays["logits/logits/bias:0"] = rng.standard_normal(521)
+    if drop:
+        del arrays[drop]
+    with h5py.File(path, "w") as handle:
+        for key, value in arrays.items():
+            handle.create_dataset(key, data=value.astype(np.float32))
+    return arrays
+
+
+def test_keras_file_converts_and_loads_strict(tmp_path):
+    from audiolens.cli.main import main
+
+    arrays = _keras_file(tmp_path / "yamnet.h5")
+    assert main(["models", "convert", "yamnet", str(tmp_path / "yamnet.h5"), "--out", str(tmp_path / "y.pt")]) == 0
+    model = create_model("yamnet")
+    report = load_init_checkpoint(model, tmp_path / "y.pt", strict=True, model_name="yamnet")
+    assert report.clean
+    keras = arrays["layer3/pointwise_conv/layer3/pointwise_conv/kernel:0"]  # (kh, kw, in, out)
+    ours = model.layer3.pointwise_conv.conv.weight  # (out, in, kh, kw)
+    assert ours[5, 7, 0, 0].item() == pytest.approx(float(keras[0, 0, 7, 5]), abs=1e-6)
+    depth = arrays["layer2/depthwise_conv/layer2/depthwise_conv/depthwise_kernel:0"]  # (kh, kw, in, 1)
+    assert model.layer2.depthwise_conv.conv.weight[3, 0, 1, 2].item() == pytest.approx(
+        float(depth[1, 2, 3, 0]), abs=1e-6
+    )
+    torch.testing.assert_close(model.classifier.weight, torch.from_numpy(arrays["logits/logits/kernel:0"].T).float())
+    assert (model.layer1.fused.bn.weight == 1).all()
+
+
+def test_keras_file_with_a_missing_weight_is_named(tmp_path, capsys):
+    from audiolens.cli.main import main
+
+    _keras_file(tmp_path / "bad.h5", drop="layer5/depthwise_conv/bn/layer5/depthwise_conv/bn/moving_mean:0")
+    assert main(["models", "convert", "yamnet", str(tmp_path / "bad.h5"), "--out", str(tmp_path / "y.pt")]) != 0
+    assert "layer5/depthwise_conv/bn/layer5/depthwise_conv/bn/moving_mean:0" in capsys.readouterr().err
+    assert not (tmp_path / "y.pt").exists()

@@ -42,6 +42,7 @@ from audiolens.models._builder import (
     split_output,
 )
 from audiolens.models._registry import (
+    CONVERTERS,
     MODELS,
     create_model,
     is_model,
@@ -53,6 +54,7 @@ from audiolens.models._registry import (
     model_entrypoint,
     model_family,
     model_input_kinds,
+    register_converter,
     register_model,
 )
 from audiolens.models.cat import AudioTransformer
@@ -61,6 +63,7 @@ from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn, ResNet38
 from audiolens.models.small_cnn import SmallCNN
 
 __all__ = [
+    "CONVERTERS",
     "MODELS",
     "AudioTransformer",
     "Cnn6",
@@ -87,6 +90,7 @@ __all__ = [
     "model_family",
     "model_input_kinds",
     "read_state_dict",
+    "register_converter",
     "register_model",
     "split_output",
 ]

@@ -29,6 +29,7 @@ from audiolens._internal.errors import ParameterError
 from audiolens._internal.registry import Registry
 
 __all__ = [
+    "CONVERTERS",
     "MODELS",
     "CheckpointFilter",
     "check_logmel_input",
@@ -41,6 +42,7 @@ __all__ = [
     "model_input_kinds",
     "model_entrypoint",
     "model_family",
+    "register_converter",
     "register_model",
 ]
 
@@ -110,6 +112,16 @@ def register_model(
     if fn is None:
         return _register
     return _register(fn)
+
+
+#: Converters of official weight files into state dicts, by model name: ``fn(path) -> state_dict``
+#: (``audiolens models convert NAME FILE --out OUT``).
+CONVERTERS: Registry[Callable[[Any], dict[str, torch.Tensor]]] = Registry("weights converter")
+
+
+def register_converter(name: str) -> Callable[[_F], _F]:
+    """Register ``fn(path) -> state_dict``, converting an official weights file for model ``name``."""
+    return CONVERTERS.register(name)
 
 
 def list_models(filter: str = "", module: str = "") -> list[str]:

@@ -23,15 +23,19 @@ The front-end (16 kHz, 25 ms windows, hop 10 ms, 64 HTK Mel bands 125-7500 Hz, `
 from __future__ import annotations
 
 import math
+import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from audiolens._internal.checks import positive_int
-from audiolens.models._registry import check_logmel_input, register_model
+from audiolens._internal.errors import DataError
+from audiolens._internal.optional import optional_import
+from audiolens.models._registry import check_logmel_input, register_converter, register_model
 
-__all__ = ["YAMNet", "tf_same_pad", "yamnet"]
+__all__ = ["YAMNet", "convert_keras_weights", "tf_same_pad", "yamnet"]
 
 #: (kind, stride, output channels) of the 14 layers (yamnet.py ``_YAMNET_LAYER_DEFS``).
 _LAYERS = [("conv", 2, 32)] + [
@@ -170,3 +174,62 @@ def yamnet(*, num_classes: int = 521, n_mels: int = 64) -> YAMNet:
         n_mels: Mel bins of the input.
     """
     return YAMNet(num_classes=num_classes, n_mels=n_mels)
+
+
+def _keras_names() -> list[tuple[str, str, str]]:
+    """``(keras dataset path, our key, kind)`` for every weight of the official ``yamnet.h5``."""
+    names = []
+    for i, (kind, _, _) in enumerate(_LAYERS, start=1):
+        convs = [("conv", "fused", "kernel")] if kind == "conv" else [
+            ("depthwise_conv", "depthwise_conv", "depthwise_kernel"),
+            ("pointwise_conv", "pointwise_conv", "kernel"),
+        ]  # fmt: skip
+        for keras, ours, kernel in convs:
+            base = f"layer{i}/{keras}"
+            names.append((f"{base}/{base}/{kernel}:0", f"layer{i}.{ours}.conv.weight", kernel))
+            for keras_bn, ours_bn in (
+                ("beta", "bias"),
+                ("moving_mean", "running_mean"),
+                ("moving_variance", "running_var"),
+            ):
+                names.append((f"{base}/bn/{base}/bn/{keras_bn}:0", f"layer{i}.{ours}.bn.{ours_bn}", "bn"))
+    names += [
+        ("logits/logits/kernel:0", "classifier.weight", "dense"),
+        ("logits/logits/bias:0", "classifier.bias", "bn"),
+    ]
+    return names
+
+
+@register_converter("yamnet")
+def convert_keras_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Convert the official Keras ``yamnet.h5`` into a state dict of :class:`YAMNet` (loads with ``strict=True``).
+
+    Kernels are transposed from Keras' ``(kh, kw, in, out)`` (depthwise ``(kh, kw, in, 1)``,
+    dense ``(in, out)``) to PyTorch's layouts; BatchNorm's beta, moving mean and variance become
+    ``bias``, ``running_mean`` and ``running_var``, its absent scale a weight of ones.
+    Needs ``h5py`` (``pip install audiolens[weights]``).
+
+    Raises:
+        DataError: A missing file, or a weight the file lacks (named).
+    """
+    h5py = optional_import("h5py", "weights", "converting Keras weight files")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file (the official yamnet.h5 of tensorflow/models research/audioset/yamnet)")
+    state: dict[str, torch.Tensor] = {}
+    with h5py.File(path, "r") as handle:
+        for keras, ours, kind in _keras_names():
+            if keras not in handle:
+                raise DataError(f"{path}: weight {keras!r} (for {ours}) not found; is this the official yamnet.h5?")
+            value = np.asarray(handle[keras])
+            if kind == "kernel":
+                value = value.transpose(3, 2, 0, 1)
+            elif kind == "depthwise_kernel":
+                value = value.transpose(2, 3, 0, 1)
+            elif kind == "dense":
+                value = value.T
+            state[ours] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+            if ours.endswith("bn.bias"):
+                state[ours.replace("bias", "weight")] = torch.ones_like(state[ours])
+            if ours.endswith("bn.running_var"):
+                state[ours.replace("running_var", "num_batches_tracked")] = torch.tensor(0)
+    return state
