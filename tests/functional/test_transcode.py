@@ -58,3 +58,18 @@ def test_bad_levels():
         pinv_transcode(torch.zeros(20, 8), CENSE, get_preset("pann"))
     with pytest.raises(ParameterError, match="NaN or Inf"):
         pinv_transcode(torch.full((29, 8), float("-inf")), CENSE, get_preset("pann"))
+
+
+def test_ptopa_fc_and_kl_as_the_authors_compute_them():
+    from audiolens.functional import ptopa_fc, ptopa_fc_per_class, teacher_kl
+
+    oracle = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.8], [0.6, 0.3, 0.1]])
+    model = torch.tensor([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.9], [0.2, 0.5, 0.3]])
+    assert ptopa_fc(model, oracle) == pytest.approx(2 / 4)  # files 0 and 2 agree
+    assert ptopa_fc_per_class(model, oracle) == {0: 0.5, 1: 0.0, 2: 1.0}
+    kl = torch.nn.KLDivLoss(reduction="batchmean", log_target=True)
+    expected = np.mean([kl(torch.log(m + 1e-10), torch.log(o + 1e-10)).item() for m, o in zip(model, oracle)])
+    assert teacher_kl(model, oracle) == pytest.approx(expected, rel=1e-6)
+    assert teacher_kl(oracle, oracle) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ParameterError, match="same shape"):
+        ptopa_fc(model[:, :2], oracle)

@@ -37,7 +37,15 @@ from audiolens.functional.third_octave import (
     third_octave_bands,
     third_octave_spectrogram,
 )
-from audiolens.functional.transcode import pinv_band_matrix, pinv_mel_filterbank, pinv_transcode, target_frames
+from audiolens.functional.transcode import (
+    pinv_band_matrix,
+    pinv_mel_filterbank,
+    pinv_transcode,
+    ptopa_fc,
+    ptopa_fc_per_class,
+    target_frames,
+    teacher_kl,
+)
 
 __all__ = [
     "MRMF_PRESETS",
@@ -73,11 +81,14 @@ __all__ = [
     "pinv_mel_filterbank",
     "pinv_transcode",
     "pns_lower_bound",
+    "ptopa_fc",
+    "ptopa_fc_per_class",
     "reconstruction_loss",
     "register_estimator",
     "spectrogram",
     "stft",
     "target_frames",
+    "teacher_kl",
     "third_octave_band_matrix",
     "third_octave_bands",
     "third_octave_spectrogram",

@@ -36,7 +36,15 @@ from audiolens.functional.presets import FrontendConfig
 from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_filterbank
 from audiolens.functional.third_octave import ThirdOctaveConfig, third_octave_band_matrix
 
-__all__ = ["pinv_band_matrix", "pinv_mel_filterbank", "pinv_transcode", "target_frames"]
+__all__ = [
+    "pinv_band_matrix",
+    "pinv_mel_filterbank",
+    "pinv_transcode",
+    "ptopa_fc",
+    "ptopa_fc_per_class",
+    "target_frames",
+    "teacher_kl",
+]
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,3 +143,60 @@ def pinv_transcode(
         multiplier = 10.0 if target.power == 2.0 else 20.0
         return amplitude_to_db(out, multiplier=multiplier, amin=target.amin, top_db=target.top_db)
     return log_offset(out, target.offset)
+
+
+def _check_outputs(model: torch.Tensor, oracle: torch.Tensor) -> None:
+    if model.dim() != 2 or model.shape != oracle.shape or model.shape[0] == 0:
+        raise ParameterError(
+            f"need teacher outputs (n_files, n_classes) of the same shape on transcoded and true Mel, got "
+            f"{tuple(model.shape)} and {tuple(oracle.shape)}"
+        )
+
+
+def ptopa_fc(model: torch.Tensor, oracle: torch.Tensor) -> float:
+    """PtoPa-FC: how often the teacher's top class on transcoded Mel is its top class on true Mel.
+
+    The authors' ``compute_metrics`` (``experiment_manager.py``):
+    ``sum_c [argmax(model) = argmax(oracle) = c] / sum_c [argmax(oracle) = c]`` over files, i.e.
+    the top-1 agreement, computed on clip-averaged outputs (per 10 s file, the mean of its ten
+    1 s outputs).
+
+    Args:
+        model: ``(n_files, n_classes)`` teacher outputs on transcoded Mel.
+        oracle: ``(n_files, n_classes)`` teacher outputs on the true Mel.
+
+    Returns:
+        The fraction in ``[0, 1]``.
+
+    Raises:
+        ParameterError: Mismatched or empty inputs.
+    """
+    _check_outputs(model, oracle)
+    return float((model.argmax(dim=1) == oracle.argmax(dim=1)).double().mean())
+
+
+def ptopa_fc_per_class(model: torch.Tensor, oracle: torch.Tensor) -> dict[int, float]:
+    """PtoPa-FC of the files whose top class on true Mel is c, for every such class c: ``{c: fraction}``.
+
+    Raises:
+        ParameterError: Mismatched or empty inputs.
+    """
+    _check_outputs(model, oracle)
+    top_model, top_oracle = model.argmax(dim=1), oracle.argmax(dim=1)
+    return {int(c): float((top_model[top_oracle == c] == c).double().mean()) for c in torch.unique(top_oracle).tolist()}
+
+
+def teacher_kl(model: torch.Tensor, oracle: torch.Tensor, eps: float = 1e-10) -> float:
+    """KL divergence of the teacher's outputs, as the authors compute it (nats).
+
+    ``torch.nn.KLDivLoss(reduction="batchmean", log_target=True)(log(m + eps), log(o + eps))`` per
+    file on the (unnormalised) clip-averaged outputs, i.e. ``sum_c o_c (log o_c - log m_c) /
+    n_classes`` (``batchmean`` divides a 1-D input by its length), averaged over files.
+
+    Raises:
+        ParameterError: Mismatched or empty inputs.
+    """
+    _check_outputs(model, oracle)
+    log_m, log_o = torch.log(model.double() + eps), torch.log(oracle.double() + eps)
+    per_file = (log_o.exp() * (log_o - log_m)).sum(dim=1) / model.shape[1]
+    return float(per_file.mean())
