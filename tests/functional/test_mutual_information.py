@@ -239,7 +239,7 @@ def test_plug_in_estimator():
         (lambda z, y: mutual_information(z, y, n_bootstrap=-1), "n_bootstrap"),
         (lambda z, y: mutual_information(z, y, n_bootstrap=1), "needs 2 resamples"),
         (lambda z, y: kde_estimates(z, y, block_size=0), "block_size"),
-        (lambda z, y: kde_estimates(z, y, dtype=torch.int64), "floating torch.dtype"),
+        (lambda z, y: kde_estimates(z, y, dtype=torch.int64), "torch.float64"),
         (lambda z, y: mutual_information(z, None, shuffled_baseline=True), "need labels"),
         (lambda z, y: binning_estimates(z, y, n_bins=0), "n_bins"),
         (lambda z, y: binning_estimates(z, y, bin_range=(1.0, 1.0)), "high > low"),
@@ -327,3 +327,35 @@ def test_tile_ordering_leaves_the_global_rng_alone():
     state = torch.random.get_rng_state()
     kde_estimates(torch.from_numpy(z), torch.from_numpy(labels), block_size=32, warn_saturation=False)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize(
+    "dtype,offset,spread,var", [(torch.float64, 1e3, 1e-6, 1e-12), (torch.float32, 10.0, 1e-4, 1e-8)]
+)
+def test_skipping_is_exact_for_collapsed_classes_far_from_the_origin(dtype, offset, spread, var):
+    # Many tiles (more than torch.cdist's matrix-product threshold) of two collapsed classes far
+    # from the origin: tile bounds computed by |a|^2 + |b|^2 - 2ab would cancel and skip tiles
+    # that count (review of issue 14: the float32 case was off by 0.017 nats). The bounds use
+    # explicit differences in float64.
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(1600) % 2
+    centres = offset + torch.randn(2, 16, generator=g, dtype=torch.float64)
+    z = (centres[labels] + spread * torch.randn(1600, 16, generator=g, dtype=torch.float64)).to(dtype)
+    kwargs = dict(noise_variances=(var,), unit="nats", block_size=32, dtype=dtype, warn_saturation=False)
+    (skipped,) = kde_estimates(z, labels, **kwargs)
+    (every,) = kde_estimates(z, labels, skip_tiles=False, **kwargs)
+    assert abs(skipped.i_xz - every.i_xz) <= 1e-12 and abs(skipped.i_zy - every.i_zy) <= 1e-12
+
+
+def test_several_settings_skip_per_setting_and_higher_dimensional_inputs():
+    z, labels = _clusters(n=600, d=12, classes=3, seed=2)
+    zt = torch.from_numpy(z).reshape(600, 3, 4)  # (N, ...) inputs are flattened per sample
+    kwargs = dict(noise_variances=(0.01, 10.0), bounds=("upper", "lower"), unit="nats", block_size=32)
+    together = kde_estimates(zt, torch.from_numpy(labels), warn_saturation=False, **kwargs)
+    alone = kde_estimates(zt, torch.from_numpy(labels), warn_saturation=False, skip_tiles=False, **kwargs)
+    for a, b in zip(together, alone):
+        assert abs(a.i_xz - b.i_xz) <= 1e-12 and abs(a.i_zy - b.i_zy) <= 1e-12
+    with pytest.raises(ParameterError, match="noise_variance"):
+        kde_tile_plan(zt, None, noise_variance=0.0)
+    with pytest.raises(ParameterError, match="block_size"):
+        kde_tile_plan(zt, None, block_size=0)

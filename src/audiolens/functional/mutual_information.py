@@ -287,8 +287,8 @@ def _kde(
     if not variances or min(variances) <= 0 or not all(math.isfinite(v) for v in variances):
         raise ParameterError(f"noise_variance(s) must be finite and > 0, got {list(noise_variances)}")
     settings = [(b, v) for b in bounds for v in variances]
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ParameterError(f"dtype must be a floating torch.dtype (float64 recommended), got {dtype!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ParameterError(f"dtype must be torch.float64 (recommended) or torch.float32, got {dtype!r}")
     if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1):
         raise ParameterError(f"block_size must be an integer >= 1 (tile edge), got {block_size!r}")
     n = z.shape[0]
@@ -304,7 +304,9 @@ def _kde(
         order, tiles = _coherent_tiles(z, labels, block_size)
         z = z[order]
         labels = labels[order] if labels is not None else None
-        skip = _negligible_tiles(z, tiles, max(_BOUND_FACTOR[b] * v for b, v in settings))
+        gaps = _tile_gaps(z, tiles)
+        # per setting: which tiles cannot count; a tile is computed when any setting needs it
+        skip = torch.stack([_negligible(gaps, _BOUND_FACTOR[b] * v) for b, v in settings])
     else:
         tiles = [(start, min(n, start + block_size)) for start in range(0, n, block_size)]
         skip = None
@@ -324,13 +326,15 @@ def _kde(
     for ti, (i0, i1) in enumerate(tiles):
         for tj in range(ti, len(tiles)):
             j0, j1 = tiles[tj]
-            if skip is not None and skip[ti, tj]:
+            if skip is not None and bool(skip[:, ti, tj].all()):
                 continue
             dist = torch.addmm(sq[None, j0:j1], z[i0:i1], z[j0:j1].T, alpha=-2.0)
             dist.add_(sq[i0:i1, None]).clamp_min_(0.0)  # (Bi, Bj) squared distances
             _exact_small_distances(dist, z, sq, i0, j0, tolerance)
             kern = kern_buf[: i1 - i0, : j1 - j0]
             for k, scale in enumerate(scales):
+                if skip is not None and skip[k, ti, tj]:
+                    continue
                 # in [0, 1], exactly 1 on the diagonal; arguments are clamped above the smallest
                 # normal number's log, so underflowing terms take exp's fast path (they stay < 1e-300
                 # next to the row's self-term 1 and change no sum)
@@ -376,32 +380,41 @@ def _exp_floor(dtype: torch.dtype) -> float:
     return math.log(torch.finfo(dtype).tiny) + 1.0
 
 
-def _principal_axis(x: torch.Tensor, iterations: int = 8) -> torch.Tensor:
-    """Unit principal axis of the centred rows ``x`` by power iteration from the longest row.
+def _principal_axis(z: torch.Tensor, mean: torch.Tensor, iterations: int = 8) -> torch.Tensor:
+    """Unit principal axis of the rows of ``z`` centred on ``mean``, by power iteration from the longest row.
 
-    Deterministic (no RNG is touched: the estimator runs inside training callbacks).
+    The centred rows are never materialised (``(z - m) v = z v - m.v``). Deterministic: no RNG is
+    touched (the estimator runs inside training callbacks).
     """
-    v = x[(x * x).sum(dim=1).argmax()].clone()
+    v = z[((z - mean) ** 2).sum(dim=1).argmax()] - mean
     for _ in range(iterations):
-        v = x.T @ (x @ v)
+        projected = z @ v - mean @ v
+        v = z.T @ projected - mean * projected.sum()
         norm = torch.linalg.vector_norm(v)
         if norm == 0:
             break
-        v /= norm
+        v = v / norm
     return v
 
 
-def _bisect(z: torch.Tensor, index: torch.Tensor, block_size: int, leaves: list[torch.Tensor]) -> None:
-    """Split ``index`` at the median along its principal axis until every part fits a tile (a PCA tree)."""
-    if len(index) <= block_size:
+def _bisect(z: torch.Tensor, index: torch.Tensor, n_leaves: int, leaves: list[torch.Tensor]) -> None:
+    """Split ``index`` along its principal axis into ``n_leaves`` leaves of (almost) equal size (a PCA tree).
+
+    Each split puts ``ceil(n_leaves / 2)`` leaves' worth of points on one side, so the leaves of
+    ``n`` points hold ``n / n_leaves`` each (rounded): full tiles, not half-empty ones.
+    """
+    if n_leaves <= 1:
         leaves.append(index)
         return
     x = z[index]
-    x = x - x.mean(dim=0)
-    ranked = index[torch.argsort(x @ _principal_axis(x), stable=True)]
-    half = len(ranked) // 2
-    _bisect(z, ranked[:half], block_size, leaves)
-    _bisect(z, ranked[half:], block_size, leaves)
+    mean = x.mean(dim=0)
+    key = x @ _principal_axis(x, mean)
+    del x  # bounded memory: one gathered copy per level of the recursion
+    ranked = index[torch.argsort(key, stable=True)]
+    left = -(-n_leaves // 2)
+    cut = round(len(ranked) * left / n_leaves)
+    _bisect(z, ranked[:cut], left, leaves)
+    _bisect(z, ranked[cut:], n_leaves - left, leaves)
 
 
 def _coherent_tiles(
@@ -409,10 +422,10 @@ def _coherent_tiles(
 ) -> tuple[torch.Tensor, list[tuple[int, int]]]:
     """A permutation of the points and its tiles ``(start, end)``, each spatially compact.
 
-    Points are grouped by class (when labelled), and every class is split by a PCA tree
-    (:func:`_bisect`) into leaves of at most ``block_size`` points: a leaf is a tile. Leaves
-    smaller than half a block share a tile with their neighbours (no flood of tiny matrix
-    products for many small classes).
+    Points are grouped by class (when labelled), and every group of ``n`` points is split by a
+    PCA tree (:func:`_bisect`) into ``ceil(n / block_size)`` leaves of equal size: a leaf is a
+    tile. Leaves smaller than half a block share a tile with their neighbours (no flood of tiny
+    matrix products for many small classes).
     """
     n = z.shape[0]
     if labels is None:
@@ -423,7 +436,7 @@ def _coherent_tiles(
         groups = list(by_class.split(sizes))
     leaves: list[torch.Tensor] = []
     for group in groups:
-        _bisect(z, group, block_size, leaves)
+        _bisect(z, group, -(-len(group) // block_size), leaves)
     tiles, start, size = [], 0, 0
     for leaf in leaves:
         if size and (size >= block_size // 2 or size + len(leaf) > block_size):
@@ -434,32 +447,40 @@ def _coherent_tiles(
     return torch.cat(leaves), tiles
 
 
-def _negligible_tiles(z: torch.Tensor, tiles: list[tuple[int, int]], widest: float) -> torch.Tensor:
-    """``(T, T)`` bool: tiles (I, J) in which every kernel value ``exp(-D_ij / widest)`` is below 1e-300.
+def _tile_gaps(z: torch.Tensor, tiles: list[tuple[int, int]]) -> torch.Tensor:
+    """``(T, T)`` float64: a lower bound on ``|z_i - z_j|^2`` for ``i`` in tile I and ``j`` in tile J.
 
-    Two lower bounds on ``|z_i - z_j|`` for ``i`` in tile I and ``j`` in tile J, the larger is used:
+    Two lower bounds on the distance, the larger is used:
 
     - triangle inequality: ``|c_I - c_J| - r_I - r_J`` (tile centroids ``c``, radii ``r``);
     - separation along ``u``, the unit vector from ``c_I`` to ``c_J``:
       ``min_j u.z_j - max_i u.z_i`` (tight for clusters; the triangle bound is loose in many
       dimensions, where the radius is far larger than the spread along any one direction).
 
-    ``widest`` is the largest ``k sigma^2`` of the settings computed together: a tile is skipped
-    only when it is negligible for all of them. Diagonal tiles are never skipped. Cost:
-    ``2 N T d`` for T tiles, against ``N^2 d`` for the distances.
+    Computed in float64 from explicit differences (no ``|a|^2 + |b|^2 - 2 a.b`` cancellation,
+    whatever the estimator's dtype), with a relative margin for rounding. Diagonal entries are 0.
+    Cost: ``2 N T d`` for T tiles, against ``N^2 d`` for the distances.
     """
-    tiles = [z[start:end] for start, end in tiles]
-    c = torch.stack([tile.mean(dim=0) for tile in tiles])  # (T, d)
-    r = torch.stack([torch.linalg.vector_norm(tile - centre, dim=1).max() for tile, centre in zip(tiles, c)])
-    centre_dist = torch.cdist(c, c)
-    triangle = centre_dist - r[:, None] - r[None, :]
-    u = (c[None, :, :] - c[:, None, :]) / centre_dist.clamp_min(torch.finfo(z.dtype).tiny)[..., None]  # (T, T, d)
-    high = torch.stack([(tile @ u[i].T).amax(dim=0) for i, tile in enumerate(tiles)])  # [I, J]: max_i u_IJ.z_i
-    low = torch.stack([(tile @ u[:, j].T).amin(dim=0) for j, tile in enumerate(tiles)], dim=1)  # min_j u_IJ.z_j
-    gap = torch.maximum(triangle, low - high).clamp_min(0.0) * (1.0 - 1e-9)  # margin for rounding
-    skip = gap.square() / widest > -math.log(_NEGLIGIBLE)
+    z = z.double()
+    blocks = [z[start:end] for start, end in tiles]
+    c = torch.stack([block.mean(dim=0) for block in blocks])  # (T, d)
+    r = torch.stack([torch.linalg.vector_norm(block - centre, dim=1).max() for block, centre in zip(blocks, c)])
+    diff = c[None, :, :] - c[:, None, :]  # [I, J] = c_J - c_I
+    centre_dist = torch.linalg.vector_norm(diff, dim=-1)
+    u = diff / centre_dist.clamp_min(torch.finfo(torch.float64).tiny)[..., None]
+    high = torch.stack([(block @ u[i].T).amax(dim=0) for i, block in enumerate(blocks)])  # max_i u_IJ.z_i
+    low = torch.stack([(block @ u[:, j].T).amin(dim=0) for j, block in enumerate(blocks)], dim=1)  # min_j u_IJ.z_j
+    gap = torch.maximum(centre_dist - r[:, None] - r[None, :], low - high).clamp_min(0.0) * (1.0 - 1e-9)
+    gap = torch.minimum(gap, gap.T).square()
+    gap.fill_diagonal_(0.0)
+    return gap.cpu()
+
+
+def _negligible(gaps: torch.Tensor, width: float) -> torch.Tensor:
+    """``(T, T)`` bool: tiles whose every kernel value ``exp(-D / width)`` is below 1e-300 (never the diagonal)."""
+    skip = gaps / width > -math.log(_NEGLIGIBLE)
     skip.fill_diagonal_(False)
-    return (skip & skip.T).cpu()
+    return skip
 
 
 def kde_tile_plan(
@@ -470,28 +491,35 @@ def kde_tile_plan(
     bound: str = "upper",
     block_size: int | None = None,
 ) -> float:
-    """Fraction of the distance tiles :func:`kde_estimates` skips at one ``(bound, noise_variance)``.
+    """Fraction of the tiles of pairs :func:`kde_estimates` skips at one ``(bound, noise_variance)``.
 
-    The estimator orders the points (by class, then by a PCA tree) and skips a tile
-    of pairs when the triangle inequality on tile centroids and radii shows that every kernel
-    value in it is below ``1e-300`` times the row's self-term 1: such terms cannot change a
-    float64 row sum, so skipping them is exact. Tiles are counted over the ones the symmetric
-    pass visits (on and above the diagonal).
+    The estimator orders the points (by class, then by a PCA tree) and skips a tile of pairs
+    when a lower bound on its distances (the triangle inequality on tile centroids and radii, or
+    the separation of the two tiles along the line between their centroids; :func:`_tile_gaps`)
+    shows that every kernel value in it is below ``1e-300`` times the row's self-term 1: such
+    terms cannot change a float64 row sum, so skipping them is exact. With several settings in
+    one call, a tile's exponentials are skipped per setting and its distances when every setting
+    skips it. Tiles are counted over the ones the symmetric pass visits (on and above the
+    diagonal).
 
     Returns:
         The skipped fraction in ``[0, 1)`` (0 when no tile can be skipped).
 
     Raises:
-        ParameterError: Bad inputs, as :func:`kde_estimates`.
+        ParameterError: Bad inputs, as :func:`kde_estimates`; a non-positive variance or block size.
     """
     z, labels = _check_inputs(z, labels)
     if bound not in _BOUND_FACTOR:
         raise unknown_choice("bound", bound, _BOUND_FACTOR)
+    if not (isinstance(noise_variance, (int, float)) and math.isfinite(noise_variance) and noise_variance > 0):
+        raise ParameterError(f"noise_variance must be finite and > 0, got {noise_variance!r}")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1):
+        raise ParameterError(f"block_size must be an integer >= 1 (tile edge), got {block_size!r}")
     z = z.double()
     z = z - z.mean(dim=0, keepdim=True)
     block_size = min(z.shape[0], block_size or _BLOCK_EDGE)
     order, tiles = _coherent_tiles(z, labels, block_size)
-    skip = _negligible_tiles(z[order], tiles, _BOUND_FACTOR[bound] * float(noise_variance))
+    skip = _negligible(_tile_gaps(z[order], tiles), _BOUND_FACTOR[bound] * float(noise_variance))
     visited = torch.ones_like(skip).triu()
     return float(skip[visited].float().mean())
 
