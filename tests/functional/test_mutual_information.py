@@ -344,7 +344,8 @@ def test_skipping_is_exact_for_collapsed_classes_far_from_the_origin(dtype, offs
     kwargs = dict(noise_variances=(var,), unit="nats", block_size=32, dtype=dtype, warn_saturation=False)
     (skipped,) = kde_estimates(z, labels, **kwargs)
     (every,) = kde_estimates(z, labels, skip_tiles=False, **kwargs)
-    assert abs(skipped.i_xz - every.i_xz) <= 1e-12 and abs(skipped.i_zy - every.i_zy) <= 1e-12
+    rounding = 1e-12 if dtype == torch.float64 else 1e-5  # float32: summation order alone moves ~1e-6
+    assert abs(skipped.i_xz - every.i_xz) <= rounding and abs(skipped.i_zy - every.i_zy) <= rounding
 
 
 def test_several_settings_skip_per_setting_and_higher_dimensional_inputs():
