@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiolens import ParameterError
+from audiolens import DataError, ParameterError
 from audiolens.functional import get_preset, log_mel_spectrogram
 from audiolens.functional.third_octave import get_third_octave_preset, third_octave_spectrogram
 from audiolens.functional.transcode import pinv_transcode, target_frames
@@ -53,10 +53,26 @@ def test_broadband_noise_lands_near_the_true_pann_mel():
     assert abs((transcoded[:, inner] - true[:, inner]).mean().item()) < 1.5
 
 
+def test_broadband_noise_lands_near_the_true_yamnet_mel():
+    from audiolens.io import resample
+
+    torch.manual_seed(0)
+    x = torch.randn(32000 * 2, dtype=torch.float64) * 0.1
+    transcoded = pinv_transcode(third_octave_spectrogram(x, 32000)[:, 4:12], CENSE, get_preset("yamnet"))
+    true = log_mel_spectrogram(resample(x[16000:48000].float(), 32000, 16000).double(), get_preset("yamnet"))
+    assert abs((transcoded[:, 10:86].mean() - true[:, 10:86].mean()).item()) < 0.3  # natural-log units
+
+
+def test_band_mean_targets_are_normalised():
+    levels = third_octave_spectrogram(torch.randn(32000, dtype=torch.float64) * 0.1, 32000)
+    out = pinv_transcode(levels, CENSE, get_preset("pann", normalize="band_mean"))
+    assert out.mean(dim=-1).abs().max() < 1e-9
+
+
 def test_bad_levels():
     with pytest.raises(ParameterError, match="n_bands=29"):
         pinv_transcode(torch.zeros(20, 8), CENSE, get_preset("pann"))
-    with pytest.raises(ParameterError, match="NaN or Inf"):
+    with pytest.raises(DataError, match="NaN or Inf"):
         pinv_transcode(torch.full((29, 8), float("-inf")), CENSE, get_preset("pann"))
 
 
@@ -73,3 +89,5 @@ def test_ptopa_fc_and_kl_as_the_authors_compute_them():
     assert teacher_kl(oracle, oracle) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ParameterError, match="same shape"):
         ptopa_fc(model[:, :2], oracle)
+    with pytest.raises(ParameterError, match="sigmoid or softmax"):
+        teacher_kl(model - 0.5, oracle)

@@ -23,6 +23,19 @@ def test_csv_with_header_and_times_and_npy_read_alike(tmp_path):
         np.testing.assert_allclose(out.numpy(), data.T, atol=1e-5)
 
 
+def test_numeric_band_header_is_skipped_and_implausible_levels_refused(tmp_path):
+    data = _levels()
+    header = ",".join(f"{1000 * 10 ** ((i - 17) / 10):.1f}" for i in range(29))  # 20.0,25.1,...,12589.3
+    (tmp_path / "freq.csv").write_text(header + "\n" + "\n".join(",".join(f"{v:.1f}" for v in r) for r in data))
+    np.testing.assert_allclose(load_third_octave(tmp_path / "freq.csv").numpy(), data.T, atol=1e-5)
+    np.save(tmp_path / "loud.npy", data + 500.0)
+    with pytest.raises(DataError, match="200 dB"):
+        load_third_octave(tmp_path / "loud.npy")
+    np.save(tmp_path / "transposed.npy", data.T)
+    with pytest.raises(DataError, match="transposed"):
+        load_third_octave(tmp_path / "transposed.npy")
+
+
 def test_bad_files_are_named(tmp_path):
     data = _levels()
     np.save(tmp_path / "bands.npy", data[:, :20])

@@ -27,6 +27,11 @@ def test_output_is_the_pinv_mel_minus_a_residual(target, shape):
     torch.testing.assert_close(model(LEVELS), model.pinv_mel(LEVELS))  # zero correction: exactly PINV
 
 
+def test_output_length_follows_the_true_mel():
+    model = create_model("transcoder_cnn")
+    assert model(LEVELS, n_frames=97).shape == (2, 64, 97)  # e.g. a clip that is not whole third-octave frames
+
+
 def test_gradients_reach_every_convolution():
     model = create_model("transcoder_cnn")
     model(LEVELS).square().mean().backward()

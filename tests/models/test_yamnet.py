@@ -37,6 +37,12 @@ def test_keys_shapes_and_keras_parameter_count():
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 3_729_481  # BN has no scale
 
 
+def test_batchnorm_is_yamnets():
+    model = create_model("yamnet")
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 27 and all(m.eps == 1e-4 and not m.weight.requires_grad for m in norms)
+
+
 def test_tf_same_padding_puts_the_odd_pixel_at_the_end():
     x = torch.ones(1, 1, 96, 64)
     padded = tf_same_pad(x, 3, 2)  # ceil(96/2) = 48: total 1 -> 0 before, 1 after

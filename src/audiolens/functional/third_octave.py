@@ -19,8 +19,10 @@ and the facts from the authors' code in ``../shared/design/transcoder-and-fronte
   a window),
   and the level ``10 log10(max(rms^2, amin)) + db_offset`` (dB; the authors add 26 dB, a
   "microphone sensitivity" they later called a mistake, kept so that levels match theirs).
-- **Floor**: ``amin = 1e-10`` on the squared RMS, so digital silence (all-zero frames, frequent
-  in ESC-50) gives ``-100 + 26 = -74 dB`` instead of ``-inf``.
+- **Floor**: ``amin = 1e-18`` on the squared RMS, so digital silence (all-zero frames, frequent
+  in ESC-50) gives ``-180 + 26 = -154 dB`` instead of ``-inf``: the level the authors give it
+  (they replace a zero RMS by 1e-9), low enough that the PINV transcoder maps it below the
+  target log-Mel's own floor.
 
 Presets (:data:`THIRD_OCTAVE_PRESETS`, apart from the log-Mel ``PRESETS``):
 
@@ -82,6 +84,10 @@ def third_octave_bands(f_min: float = 20.0, f_max: float = 12500.0) -> tuple[tor
         raise ParameterError(f"need 0 < f_min <= f_max (Hz), got f_min={f_min}, f_max={f_max}")
     low = math.ceil(10 * math.log10(f_min / 1000.0 / 1.01))
     high = math.floor(10 * math.log10(f_max / 1000.0 * 1.01))
+    if high < low:
+        raise ParameterError(
+            f"no third-octave band centre (1000 * 10^(x/10) Hz) lies in [{f_min}, {f_max}] Hz; widen f_min / f_max"
+        )
     x = torch.arange(low, high + 1, dtype=torch.float64)
     centres = 1000.0 * 10.0 ** (x / 10.0)
     return centres, centres * 10.0 ** (-1.0 / 20.0), centres * 10.0 ** (1.0 / 20.0)
@@ -101,7 +107,8 @@ class ThirdOctaveConfig:
         f_min: Lowest band centre in Hz (nominal).
         f_max: Highest band centre in Hz (nominal), ``<= sample_rate / 2``.
         db_offset: Added to every level in dB (CENSE: 26).
-        amin: Floor of the squared band RMS.
+        amin: Floor of the squared band RMS (1e-18: -154 dB with the +26 dB offset, the level the
+            authors give digital silence by replacing zero RMS with 1e-9).
 
     Raises:
         ParameterError: Invalid values, a band above Nyquist.
@@ -116,7 +123,7 @@ class ThirdOctaveConfig:
     f_min: float = 20.0
     f_max: float = 12500.0
     db_offset: float = 26.0
-    amin: float = 1e-10
+    amin: float = 1e-18
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "frame_length", "hop_length", "n_fft"):
@@ -208,9 +215,11 @@ def third_octave_band_matrix(config: ThirdOctaveConfig, dtype: torch.dtype = tor
     return matrix.to(dtype)
 
 
+@functools.lru_cache(maxsize=8)
 def _window(config: ThirdOctaveConfig) -> np.ndarray:
     if config.window == "tukey":
-        return scipy.signal.windows.tukey(config.frame_length, config.tukey_alpha, sym=True)
+        # periodic, as the authors' _tukey_window (equal to scipy's sym=False to 5e-6)
+        return scipy.signal.windows.tukey(config.frame_length, config.tukey_alpha, sym=False)
     return np.ones(config.frame_length)
 
 

@@ -1,7 +1,9 @@
 """Read third-octave data as noise-monitoring networks deliver it: CSV and NPY files of band levels.
 
 - **CSV**: one row per frame (125 ms for fast third-octave data), one column per band, levels
-  in dB. An optional header row (band names or centre frequencies) is skipped. An optional
+  in dB. An optional header row (band names, or centre frequencies: an increasing numeric first
+  row between 15 Hz and 25 kHz) is skipped. Levels above 200 dB are refused (a header or time
+  column read as levels). An optional
   first column named ``time``, ``t``, ``timestamp`` or ``time_s`` (seconds) is checked against
   the expected frame rate and dropped.
 - **NPY**: a 2-D array ``(n_frames, n_bands)`` (the CSV's layout).
@@ -38,13 +40,21 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def _frequency_row(row: list[str]) -> bool:
+    """A numeric first row that is a header: band centre frequencies (increasing, 20 Hz - 20 kHz)."""
+    values = [float(cell) for cell in row if _is_number(cell)]
+    return (
+        len(values) >= 3 and all(b > a for a, b in zip(values, values[1:])) and 15 <= values[0] and values[-1] <= 25000
+    )
+
+
 def _read_csv(path: Path, frame_rate: float) -> np.ndarray:
     with open(path, newline="") as handle:
         rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
     if not rows:
         raise DataError(f"{path}: empty third-octave file (no rows)")
     header = None
-    if not all(_is_number(cell) for cell in rows[0]):
+    if not all(_is_number(cell) for cell in rows[0]) or _frequency_row(rows[0]):
         header, rows = [cell.strip().lower() for cell in rows[0]], rows[1:]
     if not rows:
         raise DataError(f"{path}: a header but no frames")
@@ -72,7 +82,7 @@ def load_third_octave(
     *,
     n_bands: int = 29,
     frame_rate: float = 8.0,
-    floor_db: float = -74.0,
+    floor_db: float = -154.0,
 ) -> torch.Tensor:
     """Read a third-octave file (see the module doc).
 
@@ -80,7 +90,7 @@ def load_third_octave(
         path: A ``.csv`` or ``.npy`` file.
         n_bands: Bands expected per frame (29 for CENSE, 20 Hz - 12.5 kHz).
         frame_rate: Frames per second expected where the file has times (8: 125 ms frames).
-        floor_db: Level that ``-inf`` values are floored to (the CENSE analysis' floor, dB).
+        floor_db: Level that ``-inf`` values are floored to (dB; -154, the CENSE analysis' floor).
 
     Returns:
         Levels ``(n_bands, n_frames)`` in dB, float32 (the package's ``(freq, time)`` layout).
@@ -107,6 +117,8 @@ def load_third_octave(
             raise DataError(f"{path}: not a readable .npy array ({exc})") from None
         if data.ndim != 2 or data.size == 0:
             raise DataError(f"{path}: expected a non-empty (n_frames, n_bands) array, got shape {data.shape}")
+        if data.shape[1] != n_bands and data.shape[0] == n_bands:
+            raise DataError(f"{path}: shape {data.shape} looks like (n_bands, n_frames); save it transposed")
         data = data.astype(np.float64)
     if data.shape[1] != n_bands:
         raise DataError(
@@ -118,6 +130,12 @@ def load_third_octave(
         raise DataError(f"{path}: NaN level at frame {frame}, band {band} ({len(nan)} NaN value(s)); fix the file")
     if np.isposinf(data).any():
         raise DataError(f"{path}: +inf levels; fix the file")
+    finite = data[np.isfinite(data)]
+    if finite.size and finite.max() > 200.0:
+        raise DataError(
+            f"{path}: levels up to {finite.max():.0f} dB (sound pressure levels stay below 200 dB); is a row of "
+            "band frequencies or times read as levels? Name the time column time, t, timestamp or time_s"
+        )
     silent = np.isneginf(data)
     if silent.any():
         warnings.warn(

@@ -107,18 +107,22 @@ class TranscoderCNN(nn.Module):
         """Mel bands of the output."""
         return self.target.n_mels
 
-    def pinv_mel(self, levels: torch.Tensor) -> torch.Tensor:
-        """The PINV transcoder's log-Mel ``(batch, n_mels, n_frames)`` (no learning)."""
-        return pinv_transcode(levels, self.third_octave, self.target, pinv=self.pinv, mel=self.mel)
+    def pinv_mel(self, levels: torch.Tensor, n_frames: int | None = None) -> torch.Tensor:
+        """The PINV transcoder's log-Mel ``(batch, n_mels, n_frames)`` (no learning).
 
-    def forward(self, levels: torch.Tensor) -> torch.Tensor:
-        """Transcode ``levels`` ``(batch, n_bands, n_frames_in)`` (see the class doc)."""
+        ``n_frames``: target frames (default: :func:`~audiolens.functional.target_frames` of the
+        input's duration); give the true Mel's frame count for clips that are not whole frames.
+        """
+        return pinv_transcode(levels, self.third_octave, self.target, n_frames, pinv=self.pinv, mel=self.mel)
+
+    def forward(self, levels: torch.Tensor, n_frames: int | None = None) -> torch.Tensor:
+        """Transcode ``levels`` ``(batch, n_bands, n_frames_in)`` to ``n_frames`` Mel frames (see :meth:`pinv_mel`)."""
         if levels.dim() != 3:
             raise ParameterError(
                 f"transcoder expected third-octave levels (batch, n_bands={self.third_octave.n_bands}, n_frames), "
                 f"got {tuple(levels.shape)}"
             )
-        coarse = self.pinv_mel(levels)  # (B, M, T)
+        coarse = self.pinv_mel(levels, n_frames)  # (B, M, T)
         correction = self.cnn(coarse.transpose(1, 2).unsqueeze(1)).squeeze(1).transpose(1, 2)
         return coarse - correction
 
