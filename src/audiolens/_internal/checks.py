@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TypeVar
+
 from audiolens._internal.errors import ParameterError
+
+_D = TypeVar("_D")
 
 
 def positive_int(name: str, value: object, unit: str = "") -> int:
@@ -35,3 +40,21 @@ def probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ParameterError(f"{name} must be a float in [0, 1), got {value!r}")
     return float(value)
+
+
+def replace_fields(config: _D, what: str, **overrides: object) -> _D:
+    """A copy of the dataclass ``config`` with ``overrides`` (its ``__post_init__`` checks run again).
+
+    Args:
+        config: A dataclass instance (a front-end configuration).
+        what: What it configures, for the message (``"front-end"``, ``"MRMF"``).
+        **overrides: Field values.
+
+    Raises:
+        ParameterError: An unknown field name (listing the valid ones), or what the checks raise.
+    """
+    valid = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ParameterError(f"unknown {what} parameter(s) {unknown}; valid: {', '.join(sorted(valid))}")
+    return dataclasses.replace(config, **overrides)

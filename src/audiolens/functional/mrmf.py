@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, replace_fields
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.functional.spectral import (
     _check_waveform,
@@ -84,6 +84,9 @@ class MRMFConfig:
     def __post_init__(self) -> None:
         positive_int("features.sample_rate", self.sample_rate, "Hz")
         positive_int("features.n_bins", self.n_bins)
+        for name in ("win_ms", "filters"):
+            if not isinstance(getattr(self, name), (list, tuple)):
+                raise ParameterError(f"features.{name} must be a list, got {getattr(self, name)!r}")
         object.__setattr__(self, "win_ms", tuple(float(w) for w in self.win_ms))
         object.__setattr__(self, "filters", tuple(self.filters))
         if not self.win_ms:
@@ -164,11 +167,7 @@ class MRMFConfig:
         Raises:
             ParameterError: An unknown field name (listing the valid ones) or an invalid value.
         """
-        valid = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ParameterError(f"unknown MRMF parameter(s) {unknown}; valid: {', '.join(sorted(valid))}")
-        return dataclasses.replace(self, **overrides)
+        return replace_fields(self, "MRMF", **overrides)
 
 
 #: Named MRMF front-ends. ``cat``: the paper's IV-B setting (32 kHz, 25/50/100 ms, hop 10 ms).

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, replace_fields
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram, n_stft_frames
 
@@ -129,11 +129,7 @@ class FrontendConfig:
         Raises:
             ParameterError: For an unknown field name (listing the valid ones).
         """
-        valid = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ParameterError(f"unknown front-end parameter(s) {unknown}; valid: {', '.join(sorted(valid))}")
-        return dataclasses.replace(self, **overrides)
+        return replace_fields(self, "front-end", **overrides)
 
 
 PRESETS: dict[str, FrontendConfig] = {

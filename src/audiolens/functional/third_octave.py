@@ -49,7 +49,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-from audiolens._internal.checks import positive_int
+from audiolens._internal.checks import positive_int, replace_fields
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.functional.spectral import _check_waveform
 
@@ -169,11 +169,7 @@ class ThirdOctaveConfig:
         Raises:
             ParameterError: An unknown field name (listing the valid ones) or an invalid value.
         """
-        valid = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ParameterError(f"unknown third-octave parameter(s) {unknown}; valid: {', '.join(sorted(valid))}")
-        return dataclasses.replace(self, **overrides)
+        return replace_fields(self, "third-octave", **overrides)
 
 
 #: Named third-octave analyses (see the module doc).

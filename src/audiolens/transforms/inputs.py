@@ -80,6 +80,20 @@ class InputConfig(Config):
         """Model constructor arguments implied by the features (e.g. ``n_mels``); ``{}`` by default."""
         return {}
 
+    def overrides_of(self, config_class: type, exclude: tuple[str, ...] = ("sample_rate",)) -> dict[str, Any]:
+        """The fields set in this section that override the dataclass ``config_class`` of a preset.
+
+        Lists become tuples (the dataclasses are frozen and hashable); an explicit ``null`` is kept
+        (``norm: null`` turns a preset's normalisation off).
+        """
+        fields = config_class.__dataclass_fields__
+        return {
+            name: tuple(value) if isinstance(value, list) else value
+            for name in self.model_fields_set
+            if name in fields and name not in exclude
+            for value in (getattr(self, name),)
+        }
+
 
 def _rate(given: int | None, data_sample_rate: int | None) -> int | None:
     if given is not None and data_sample_rate is not None and given != data_sample_rate:
@@ -136,12 +150,7 @@ class LogMelInput(InputConfig):
             ParameterError: Unknown preset, conflicting sample rates, invalid values.
         """
         rate = _rate(self.sample_rate, data_sample_rate)
-        overrides = {
-            name: getattr(self, name)
-            for name in self.model_fields_set
-            if name in FrontendConfig.__dataclass_fields__ and name != "sample_rate"
-        }
-        return get_preset(self.preset, rate, **overrides)
+        return get_preset(self.preset, rate, **self.overrides_of(FrontendConfig))
 
     def resolve(self, data_sample_rate: int | None) -> LogMelInput:
         """Every front-end value written out (see :class:`InputConfig`)."""

@@ -107,15 +107,7 @@ class MRMFInput(InputConfig):
             ParameterError: Unknown preset, conflicting sample rates, invalid values.
         """
         rate = _rate(self.sample_rate, data_sample_rate)
-        overrides: dict[str, Any] = {
-            name: getattr(self, name)
-            for name in self.model_fields_set
-            if name in MRMFConfig.__dataclass_fields__ and name != "sample_rate"
-        }
-        for name in ("win_ms", "filters"):
-            if overrides.get(name) is not None:
-                overrides[name] = tuple(overrides[name])
-        return get_mrmf_preset(self.preset, rate, **overrides)
+        return get_mrmf_preset(self.preset, rate, **self.overrides_of(MRMFConfig))
 
     def resolve(self, data_sample_rate: int | None) -> MRMFInput:
         """Every front-end value written out (see :class:`InputConfig`); checks the filterbanks."""

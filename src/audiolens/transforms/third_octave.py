@@ -94,12 +94,7 @@ class ThirdOctaveInput(InputConfig):
             ParameterError: Unknown preset, invalid values, or ``data.sample_rate`` set to another
                 rate than the analysis needs.
         """
-        overrides = {
-            name: getattr(self, name)
-            for name in self.model_fields_set
-            if name in ThirdOctaveConfig.__dataclass_fields__ and getattr(self, name) is not None
-        }
-        config = get_third_octave_preset(self.preset, **overrides)
+        config = get_third_octave_preset(self.preset, **self.overrides_of(ThirdOctaveConfig, exclude=()))
         if data_sample_rate is not None and data_sample_rate != config.sample_rate:
             raise ParameterError(
                 f"features.type third_octave analyses audio at {config.sample_rate} Hz, but data.sample_rate is "
