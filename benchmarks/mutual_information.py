@@ -45,7 +45,7 @@ import torch
 from scipy.special import logsumexp
 
 from audiolens.functional import kde_estimates, kde_tile_plan
-from audiolens.functional.mutual_information import _BLOCK_EDGE, _coherent_tiles, _exp_floor, _negligible_tiles
+from audiolens.functional.mutual_information import _BLOCK_EDGE, _coherent_tiles, _exp_floor, _negligible, _tile_gaps
 
 VAR = 0.1
 
@@ -148,7 +148,7 @@ def limit_seconds(z: np.ndarray, labels: np.ndarray | None) -> tuple[float, int]
     zt = zt - zt.mean(dim=0)
     order, tiles = _coherent_tiles(zt, torch.from_numpy(labels) if labels is not None else None, _BLOCK_EDGE)
     zt = zt[order]
-    skip = _negligible_tiles(zt, tiles, 2 * VAR)
+    skip = _negligible(_tile_gaps(zt, tiles), 2 * VAR)
     pairs = [(tiles[a], tiles[b]) for a in range(len(tiles)) for b in range(a, len(tiles)) if not skip[a, b]]
     sq = (zt * zt).sum(dim=1)
     buf = torch.empty(_BLOCK_EDGE, _BLOCK_EDGE, dtype=torch.float64)

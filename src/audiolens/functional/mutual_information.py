@@ -329,8 +329,10 @@ def _kde(
             if skip is not None and bool(skip[:, ti, tj].all()):
                 continue
             dist = torch.addmm(sq[None, j0:j1], z[i0:i1], z[j0:j1].T, alpha=-2.0)
-            dist.add_(sq[i0:i1, None]).clamp_min_(0.0)  # (Bi, Bj) squared distances
-            _exact_small_distances(dist, z, sq, i0, j0, tolerance)
+            dist.add_(sq[i0:i1, None])  # (Bi, Bj) squared distances
+            lowest, highest = (float(v) for v in torch.aminmax(dist))
+            # negative values (rounding) are within the cancellation bound: recomputed exactly here
+            _exact_small_distances(dist, z, sq, i0, j0, tolerance, lowest)
             kern = kern_buf[: i1 - i0, : j1 - j0]
             for k, scale in enumerate(scales):
                 if skip is not None and skip[k, ti, tj]:
@@ -338,7 +340,10 @@ def _kde(
                 # in [0, 1], exactly 1 on the diagonal; arguments are clamped above the smallest
                 # normal number's log, so underflowing terms take exp's fast path (they stay < 1e-300
                 # next to the row's self-term 1 and change no sum)
-                torch.mul(dist, scale, out=kern).clamp_(min=floor).exp_()
+                torch.mul(dist, scale, out=kern)
+                if highest * scale < floor:  # some argument would underflow (one pass saved otherwise)
+                    kern.clamp_(min=floor)
+                kern.exp_()
                 row_all[k, i0:i1] += kern.sum(dim=1)
                 if j0 != i0:
                     row_all[k, j0:j1] += kern.sum(dim=0)
@@ -380,16 +385,15 @@ def _exp_floor(dtype: torch.dtype) -> float:
     return math.log(torch.finfo(dtype).tiny) + 1.0
 
 
-def _principal_axis(z: torch.Tensor, mean: torch.Tensor, iterations: int = 8) -> torch.Tensor:
-    """Unit principal axis of the rows of ``z`` centred on ``mean``, by power iteration from the longest row.
+def _principal_axis(x: torch.Tensor, iterations: int = 4) -> torch.Tensor:
+    """Unit principal axis of the centred rows ``x`` (a small sample), by power iteration from the longest row.
 
-    The centred rows are never materialised (``(z - m) v = z v - m.v``). Deterministic: no RNG is
-    touched (the estimator runs inside training callbacks).
+    A few iterations suffice: the axis only orders points into tiles (results do not depend on
+    it). Deterministic: no RNG is touched (the estimator runs inside training callbacks).
     """
-    v = z[((z - mean) ** 2).sum(dim=1).argmax()] - mean
+    v = x[(x * x).sum(dim=1).argmax()]
     for _ in range(iterations):
-        projected = z @ v - mean @ v
-        v = z.T @ projected - mean * projected.sum()
+        v = x.T @ (x @ v)
         norm = torch.linalg.vector_norm(v)
         if norm == 0:
             break
@@ -407,8 +411,8 @@ def _bisect(z: torch.Tensor, index: torch.Tensor, n_leaves: int, leaves: list[to
         leaves.append(index)
         return
     x = z[index]
-    mean = x.mean(dim=0)
-    key = x @ _principal_axis(x, mean)
+    sample = x[:: max(1, len(x) // 1024)]  # the axis of about 1024 rows: it orders, it does not count
+    key = x @ _principal_axis(sample - sample.mean(dim=0))
     del x  # bounded memory: one gathered copy per level of the recursion
     ranked = index[torch.argsort(key, stable=True)]
     left = -(-n_leaves // 2)
@@ -525,14 +529,15 @@ def kde_tile_plan(
 
 
 def _exact_small_distances(
-    dist: torch.Tensor, z: torch.Tensor, sq: torch.Tensor, i0: int, j0: int, tolerance: float
+    dist: torch.Tensor, z: torch.Tensor, sq: torch.Tensor, i0: int, j0: int, tolerance: float, lowest: float
 ) -> None:
     """Fix, in place, the distances of a tile that the matmul formula cannot resolve.
 
     Self-distances are exactly 0 (so the self-term of every row is exactly 1, also in float32
     far from the origin); a pair whose computed distance is within the cancellation error
     ``tolerance * (|z_i|^2 + |z_j|^2)`` is recomputed as ``sum((z_i - z_j)^2)``, in chunks of
-    bounded memory. Ordinary data have no such pair, so this costs one comparison per tile.
+    bounded memory (negative values from rounding are among them). Ordinary data have no such
+    pair, so this costs one comparison of the tile's smallest value ``lowest`` per tile.
     """
     rows_n, cols_n = dist.shape
     if i0 == j0:
@@ -540,7 +545,7 @@ def _exact_small_distances(
     else:
         # one reduction decides for almost every tile: no pair can be within the bound
         bound = tolerance * (float(sq[i0 : i0 + rows_n].max()) + float(sq[j0 : j0 + cols_n].max()))
-        if float(dist.min()) > bound:
+        if lowest > bound:
             return
     close = dist <= tolerance * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
     if i0 == j0:
