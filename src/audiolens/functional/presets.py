@@ -27,9 +27,9 @@ import torch
 
 from audiolens._internal.checks import positive_int, replace_fields
 from audiolens._internal.errors import ParameterError, unknown_choice
-from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_spectrogram, n_stft_frames
+from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_filterbank, mel_spectrogram, n_stft_frames
 
-__all__ = ["PRESETS", "FrontendConfig", "get_preset", "list_presets", "log_mel_spectrogram"]
+__all__ = ["PRESETS", "FrontendConfig", "get_preset", "list_presets", "log_mel_spectrogram", "log_scale"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,32 @@ class FrontendConfig:
     def to_dict(self) -> dict:
         """Plain dict of every field (YAML/JSON friendly)."""
         return dataclasses.asdict(self)
+
+    def filterbank(
+        self, sample_rate: int | None = None, n_fft: int | None = None, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        """This front-end's Mel filterbank ``(n_mels, n_fft // 2 + 1)``.
+
+        Args:
+            sample_rate: Rate of the spectrum it applies to, in Hz (default: the front-end's).
+            n_fft: FFT size of that spectrum (default: the front-end's); the PINV transcoder
+                applies the target's bands to the third-octave analysis' 4096-point spectrum.
+            dtype: Dtype of the matrix.
+
+        Raises:
+            ParameterError: ``f_max`` above the spectrum's Nyquist frequency.
+        """
+        return mel_filterbank(
+            sample_rate or self.sample_rate,
+            n_fft or self.n_fft,
+            self.n_mels,
+            self.f_min,
+            self.resolved_f_max,
+            mel_scale=self.mel_scale,
+            norm=self.norm,
+            mel_domain=self.mel_domain,
+            dtype=dtype,
+        )
 
     def replace(self, **overrides: object) -> FrontendConfig:
         """Return a copy with ``overrides`` applied.
@@ -255,8 +281,25 @@ def log_mel_spectrogram(
         window_align=config.window_align,
         filterbank=filterbank,
     )
+    return log_scale(mel, config)
+
+
+def log_scale(mel: torch.Tensor, config: FrontendConfig, power: float | None = None) -> torch.Tensor:
+    """The log and normalisation of front-end ``config`` applied to a Mel spectrogram.
+
+    Args:
+        mel: ``(..., n_mels, n_frames)``, non-negative.
+        config: The front-end (``log``, ``amin``, ``top_db``, ``offset``, ``normalize``).
+        power: The exponent ``mel`` was computed with (default ``config.power``): 2 gives
+            ``10 log10``, 1 gives ``20 log10`` for ``log="db"``.
+
+    Returns:
+        ``(..., n_mels, n_frames)``: dB re 1.0 for ``log="db"``, natural log otherwise; minus each
+        band's mean over the frames with ``normalize="band_mean"``.
+    """
+    power = config.power if power is None else power
     if config.log == "db":
-        multiplier = 10.0 if config.power == 2.0 else 20.0
+        multiplier = 10.0 if power == 2.0 else 20.0
         out = amplitude_to_db(mel, multiplier=multiplier, amin=config.amin, top_db=config.top_db)
     else:
         out = log_offset(mel, config.offset)

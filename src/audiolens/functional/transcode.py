@@ -34,8 +34,7 @@ import math
 import torch
 
 from audiolens._internal.errors import DataError, ParameterError
-from audiolens.functional.presets import FrontendConfig
-from audiolens.functional.spectral import amplitude_to_db, log_offset, mel_filterbank
+from audiolens.functional.presets import FrontendConfig, log_scale
 from audiolens.functional.third_octave import ThirdOctaveConfig, third_octave_band_matrix
 
 __all__ = [
@@ -68,17 +67,7 @@ def pinv_mel_filterbank(
     Raises:
         ParameterError: A target ``f_max`` above the third-octave analysis' Nyquist frequency.
     """
-    return mel_filterbank(
-        config.sample_rate,
-        config.n_fft,
-        target.n_mels,
-        target.f_min,
-        target.resolved_f_max,
-        mel_scale=target.mel_scale,
-        norm=target.norm,
-        mel_domain=target.mel_domain,
-        dtype=dtype,
-    )
+    return target.filterbank(config.sample_rate, config.n_fft, dtype=dtype)
 
 
 def target_frames(target: FrontendConfig, seconds: float) -> int:
@@ -139,14 +128,7 @@ def pinv_transcode(
     flat = spectrum.reshape(-1, *spectrum.shape[-2:])
     flat = torch.nn.functional.interpolate(flat, size=n_frames, mode="linear", align_corners=False)
     spectrum = flat.reshape(*batch_shape, flat.shape[-2], n_frames)
-    out = mel @ spectrum  # on the power spectrum, as the authors do for every target
-    if target.log == "db":
-        out = amplitude_to_db(out, multiplier=10.0, amin=target.amin, top_db=target.top_db)
-    else:
-        out = log_offset(out, target.offset)
-    if target.normalize == "band_mean":
-        out = out - out.mean(dim=-1, keepdim=True)
-    return out
+    return log_scale(mel @ spectrum, target, power=2.0)  # on the power spectrum, as the authors do for every target
 
 
 def _check_outputs(model: torch.Tensor, oracle: torch.Tensor) -> None:

@@ -107,17 +107,7 @@ class LogMel(nn.Module):
         super().__init__()
         self.config = config or P.FrontendConfig()
         c = self.config
-        fb = F.mel_filterbank(
-            c.sample_rate,
-            c.n_fft,
-            c.n_mels,
-            c.f_min,
-            c.resolved_f_max,
-            mel_scale=c.mel_scale,
-            norm=c.norm,
-            mel_domain=c.mel_domain,
-        )
-        self.register_buffer("filterbank", fb, persistent=False)
+        self.register_buffer("filterbank", c.filterbank(), persistent=False)
 
     @classmethod
     def from_preset(cls, name: str, sample_rate: int | None = None, **overrides: object) -> LogMel:
