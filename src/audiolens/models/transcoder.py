@@ -29,7 +29,7 @@ from audiolens.functional.third_octave import ThirdOctaveConfig, get_third_octav
 from audiolens.functional.transcode import pinv_band_matrix, pinv_mel_filterbank, pinv_transcode, target_frames
 from audiolens.models._registry import register_model
 
-__all__ = ["TranscoderCNN", "resolve_target", "transcoder_cnn"]
+__all__ = ["TranscoderCNN", "resolve_target", "resolve_third_octave", "transcoder_cnn"]
 
 
 def resolve_target(target: str | Mapping[str, Any] | FrontendConfig) -> FrontendConfig:
@@ -51,6 +51,26 @@ def resolve_target(target: str | Mapping[str, Any] | FrontendConfig) -> Frontend
     return FrontendConfig().replace(**fields)
 
 
+def resolve_third_octave(config: str | Mapping[str, Any] | ThirdOctaveConfig) -> ThirdOctaveConfig:
+    """A transcoder's input analysis: a third-octave preset name (``cense``, ``sensor``) or its fields.
+
+    A mapping is a resolved ``features: {type: third_octave, ...}`` section (``preset`` plus
+    :class:`~audiolens.functional.ThirdOctaveConfig` fields).
+
+    Raises:
+        ParameterError: An unknown preset or field, another ``type``.
+    """
+    if isinstance(config, ThirdOctaveConfig):
+        return config
+    if isinstance(config, str):
+        return get_third_octave_preset(config)
+    given = dict(config)
+    if given.get("type", "third_octave") != "third_octave":
+        raise ParameterError(f"a transcoder's input must be third-octave levels, got features.type {given['type']!r}")
+    fields = {k: v for k, v in given.items() if k not in ("type", "preset") and v is not None}
+    return get_third_octave_preset(given.get("preset", "cense"), **fields)
+
+
 class TranscoderCNN(nn.Module):
     """PINV + residual CNN transcoder (see the module doc).
 
@@ -60,7 +80,7 @@ class TranscoderCNN(nn.Module):
 
     Args:
         target: The target log-Mel front-end (see :func:`resolve_target`).
-        third_octave: The third-octave analysis of the input (a preset name or config).
+        third_octave: The third-octave analysis of the input (see :func:`resolve_third_octave`).
         channels: Channels of the hidden convolutions.
         kernel_size: ``(time, Mel)`` kernel.
         n_layers: Convolutions (>= 2).
@@ -74,14 +94,14 @@ class TranscoderCNN(nn.Module):
     def __init__(
         self,
         target: str | Mapping[str, Any] | FrontendConfig = "pann",
-        third_octave: str | ThirdOctaveConfig = "cense",
+        third_octave: str | Mapping[str, Any] | ThirdOctaveConfig = "cense",
         channels: int = 64,
         kernel_size: tuple[int, int] = (3, 5),
         n_layers: int = 5,
     ) -> None:
         super().__init__()
         self.target = resolve_target(target)
-        self.third_octave = get_third_octave_preset(third_octave) if isinstance(third_octave, str) else third_octave
+        self.third_octave = resolve_third_octave(third_octave)
         if positive_int("n_layers", n_layers) < 2:
             raise ParameterError(f"n_layers must be >= 2, got {n_layers}")
         positive_int("channels", channels)
@@ -135,7 +155,7 @@ class TranscoderCNN(nn.Module):
 def transcoder_cnn(
     *,
     target: str | Mapping[str, Any] = "pann",
-    third_octave: str = "cense",
+    third_octave: str | Mapping[str, Any] = "cense",
     channels: int = 64,
     n_layers: int = 5,
 ) -> TranscoderCNN:
@@ -143,7 +163,7 @@ def transcoder_cnn(
 
     Args:
         target: Log-Mel preset name or a teacher's ``features`` (see :func:`resolve_target`).
-        third_octave: Third-octave preset of the input (``cense`` or ``sensor``).
+        third_octave: Third-octave preset of the input (``cense`` or ``sensor``) or its fields.
         channels: Hidden channels.
         n_layers: Convolutions.
     """

@@ -36,7 +36,7 @@ from audiolens.training.experiment import FittedRun, TrainResult, default_device
 from audiolens.training.graph import GRAPH_DATASETS, NODE_OPTIM_DEFAULTS, GraphDataModule, NodeClassificationTask
 from audiolens.training.optim import OPTIMIZERS, SCHEDULES, OptimConfig, configure_optimizers, warmup_cosine_schedule
 from audiolens.training.task import AugmentConfig, ClassificationTask, input_config, load_task, seed_step
-from audiolens.training.tasks import TASKS, TaskPlugin, load_checkpoint, read_checkpoint, register_task
+from audiolens.training.tasks import TASKS, SubRun, TaskPlugin, load_checkpoint, read_checkpoint, register_task
 from audiolens.training.trainer import TrainerConfig, make_trainer
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "NodeClassificationTask",
     "OptimConfig",
     "SourceConfig",
+    "SubRun",
     "TaskPlugin",
     "TrackedSet",
     "TrainResult",

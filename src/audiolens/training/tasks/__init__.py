@@ -15,7 +15,9 @@ declares:
 - its checkpoint stamp (``checkpoint["audiolens"]["task"] == name``) and loader
   (:meth:`~TaskPlugin.load`), so :func:`load_checkpoint` loads any task's checkpoints;
 - its evaluation (:meth:`~TaskPlugin.evaluate_test`, :meth:`~TaskPlugin.evaluate`), used by the
-  ``evaluate`` stage and ``audiolens evaluate``.
+  ``evaluate`` stage and ``audiolens evaluate``;
+- the named sub-runs it needs before it trains (:meth:`~TaskPlugin.subruns`, e.g. the
+  transcoder's ``teacher/``), which the engine's ``subruns`` stage runs as complete run folders.
 
 The generic :meth:`~TaskPlugin.fit` trains, checkpoints and tests any of them. Built-in
 plug-ins are the modules of this package; other packages add theirs through the
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,7 +43,15 @@ from audiolens.io import load_torch_file
 from audiolens.models import freeze, load_init_checkpoint
 from audiolens.training.experiment import TrainResult, fit_with_history
 
-__all__ = ["TASKS", "TaskPlugin", "checkpoint_task", "load_checkpoint", "read_checkpoint", "register_task"]
+__all__ = [
+    "TASKS",
+    "SubRun",
+    "TaskPlugin",
+    "checkpoint_task",
+    "load_checkpoint",
+    "read_checkpoint",
+    "register_task",
+]
 
 #: Task plug-ins by ``task.type``.
 TASKS: Registry[type[TaskPlugin]] = Registry("task.type", builtins=("audiolens.training.tasks",))
@@ -49,6 +60,29 @@ TASKS: Registry[type[TaskPlugin]] = Registry("task.type", builtins=("audiolens.t
 def register_task(name: str):  # noqa: ANN201 - a class decorator
     """Class decorator: register a :class:`TaskPlugin` subclass as ``task.type: name``."""
     return TASKS.register_class(name)
+
+
+@dataclass(frozen=True)
+class SubRun:
+    """A named sub-run ``RUN/name/`` that a task needs before it trains (see :meth:`TaskPlugin.subruns`).
+
+    Give either a resolved ``experiment`` or an experiment file ``path`` (relative paths are
+    relative to the working directory) with ``--set``-style ``overrides``; the engine loads the
+    file (the training layer cannot read experiment files).
+
+    Attributes:
+        name: The sub-folder (``teacher``, ``cnn-mels``, ...).
+        experiment: A resolved experiment.
+        path: An experiment file.
+        overrides: ``key=value`` items applied to ``path``.
+        origin: The key that asked for the sub-run, for error messages (``task.teacher.experiment``).
+    """
+
+    name: str
+    experiment: Any = None
+    path: str | None = None
+    overrides: tuple[str, ...] = ()
+    origin: str = ""
 
 
 class TaskPlugin:
@@ -97,6 +131,14 @@ class TaskPlugin:
     def cv_folds(self, exp: Any) -> list[int] | None:
         """Folds to run as cross-validation sub-runs (``fold-K/``), or ``None`` for one run."""
         return None
+
+    def subruns(self, exp: Any, run_dir: Path) -> list[SubRun]:
+        """Sub-runs to run, in order, before this run trains (default: none).
+
+        Each is a complete run folder ``run_dir / name`` with its own stages and resume rules;
+        the task finds their outputs there (e.g. ``RUN/teacher/checkpoints/best.ckpt``).
+        """
+        return []
 
     def fold_experiment(self, exp: Any, fold: int) -> Any:
         """The experiment of the sub-run that holds out ``fold`` (default: ``data.test_folds=[fold]``)."""

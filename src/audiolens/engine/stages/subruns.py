@@ -1,0 +1,67 @@
+"""``subruns``: the named sub-runs a task needs before it trains (the transcoder's ``teacher/``, ...).
+
+A task plug-in lists them with :meth:`~audiolens.training.TaskPlugin.subruns`; this stage runs
+each, in order, as a complete run folder ``RUN/<name>/`` (its own ``config.yaml``, stages and
+resume rules), so a killed run continues inside the sub-run it was in and finished sub-runs are
+skipped. A sub-run given as an experiment file is read here, with its overrides (the training
+layer cannot read experiment files). The stage runs before ``train`` and writes nothing itself
+besides the sub-runs' folders.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from audiolens._internal.errors import ParameterError
+from audiolens.engine.stages import Stage, register_stage
+
+if TYPE_CHECKING:
+    from audiolens.engine.run import Run
+
+
+def _experiment(sub: Any) -> Any:
+    """The resolved experiment of a :class:`~audiolens.training.SubRun`."""
+    if sub.experiment is not None:
+        return sub.experiment
+    from pathlib import Path
+
+    from audiolens.engine.config import load_experiment
+
+    path = Path(sub.path)
+    if not path.is_file():
+        raise ParameterError(
+            f"{sub.origin or 'sub-run ' + sub.name}: experiment file {path} not found (relative paths are relative "
+            "to the working directory); give an existing experiment YAML"
+        )
+    return load_experiment(path, list(sub.overrides))
+
+
+@register_stage("subruns")
+class SubRunsStage(Stage):
+    """Run the task's sub-runs (see the module doc)."""
+
+    order = -10
+    collective = True
+
+    def applies(self, run: Run) -> bool:
+        """When the task names sub-runs (not in a cross-validation parent: each fold has its own)."""
+        return not run.is_cv_parent and bool(run.plugin.subruns(run.exp, run.dir))
+
+    def fingerprint(self, run: Run) -> Any:
+        """The sub-runs' names and experiments."""
+        from audiolens.engine.config import experiment_dict
+
+        return [[sub.name, experiment_dict(_experiment(sub))] for sub in run.plugin.subruns(run.exp, run.dir)]
+
+    def execute(self, run: Run) -> list[str]:
+        """Run (or resume) every sub-run in order."""
+        written = []
+        for sub in run.plugin.subruns(run.exp, run.dir):
+            child = run.subrun(sub.name, _experiment(sub))
+            child.execute()
+            written.append(f"{sub.name}/run.json")
+        return [] if run.worker else written
+
+    def describe(self, run: Run) -> str | None:
+        """The sub-runs' names."""
+        return ", ".join(f"{sub.name}/" for sub in run.plugin.subruns(run.exp, run.dir))

@@ -1,0 +1,142 @@
+"""``task.type: transcoder`` through the engine: teacher sub-run, baselines, evaluate, resume, bad input."""
+
+import json
+
+import pytest
+import yaml
+
+from audiolens import ParameterError
+from audiolens.cli.main import main
+from audiolens.engine.config import load_experiment
+
+DATA = {
+    "name": "synthetic",
+    "kwargs": {"n_per_class": 5, "duration": 1.0, "seed": 0},
+    "test_folds": [5],
+    "batch_size": 8,
+}
+QUIET = {"max_epochs": 1, "enable_progress_bar": False, "enable_model_summary": False}
+TEACHER = {
+    "data": DATA,
+    "features": {"preset": "pann", "sample_rate": 32000, "n_mels": 32},
+    "model": {"name": "small_cnn_tiny"},
+    "trainer": QUIET,
+    "seed": 0,
+}
+
+
+def _transcoder(teacher, **task):
+    return {
+        "data": DATA,
+        "features": {"type": "third_octave"},
+        "model": {"name": "transcoder_cnn", "kwargs": {"channels": 8, "n_layers": 2}},
+        "task": {"type": "transcoder", "teacher": teacher, **task},
+        "trainer": QUIET,
+        "seed": 0,
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run: the teacher trained in RUN/teacher/, CNN-mels in RUN/cnn-mels/, CNN-logits as the run."""
+    tmp = tmp_path_factory.mktemp("transcoder")
+    teacher = tmp / "teacher.yaml"
+    teacher.write_text(yaml.safe_dump(TEACHER))
+    config = tmp / "transcoder.yaml"
+    config.write_text(yaml.safe_dump(_transcoder({"experiment": str(teacher)}, baselines=["mels"])))
+    run = tmp / "run"
+    assert main(["run", str(config), "--out", str(run)]) == 0
+    return tmp, config, run
+
+
+def test_teacher_and_baseline_sub_runs_are_complete_run_folders(trained):
+    _, _, run = trained
+    for sub in ("teacher", "cnn-mels", "."):
+        for name in ("run.json", "config.yaml", "metrics.json", "checkpoints/best.ckpt", "eval/test.json"):
+            assert (run / sub / name).is_file(), f"{sub}/{name}"
+    teacher_config = yaml.safe_load((run / "teacher" / "config.yaml").read_text())
+    assert teacher_config["task"]["type"] == "classification"
+    mels = yaml.safe_load((run / "cnn-mels" / "config.yaml").read_text())["task"]
+    assert mels["loss"] == "mels" and mels["teacher"]["checkpoint"] == str(run / "teacher/checkpoints/best.ckpt")
+    stages = json.loads((run / "run.json").read_text())["stages"]
+    assert stages["subruns"]["status"] == "done" and stages["train"]["status"] == "done"
+
+
+def test_results_have_the_table_2_keys_for_cnn_pinv_and_baselines(trained):
+    _, _, run = trained
+    result = json.loads((run / "eval" / "test.json").read_text())
+    for scores in (result, result["pinv"], result["baselines"]["mels"]):
+        assert {"ptopa_fc", "kl", "mel_mse", "n"} <= set(scores)
+        assert 0 <= scores["ptopa_fc"] <= 1 and scores["mel_mse"] > 0 and scores["n"] == 8
+    assert result["loss"] == "logits" and result["baselines"]["mels"]["loss"] == "mels"
+    final = json.loads((run / "metrics.json").read_text())["final"]
+    assert final["test_ptopa_fc"] == result["ptopa_fc"] and final["pinv_test_mel_mse"] == result["pinv"]["mel_mse"]
+
+
+def test_the_checkpoint_carries_its_teacher(trained, tmp_path):
+    tmp, _, run = trained
+    moved = tmp_path / "best.ckpt"
+    moved.write_bytes((run / "checkpoints" / "best.ckpt").read_bytes())
+    out = tmp_path / "eval.json"
+    args = ["--dataset", "synthetic", "--split", "fold=5", "--out", str(out)]
+    assert main(["evaluate", "--checkpoint", str(moved), *args]) == 0
+    result = json.loads(out.read_text())
+    keys = {"ptopa_fc", "kl", "mel_mse", "n"}
+    assert keys <= set(result) and keys <= set(result["pinv"])
+    assert result["n"] == 64  # the default synthetic set's fold 5: 8 classes x 8 clips, one 1 s chunk each
+
+
+def test_resume_skips_everything(trained, capsys):
+    _, config, run = trained
+    assert main(["run", str(config), "--out", str(run), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "subruns: skipped (complete)" in err and "train: skipped (complete)" in err
+
+
+def test_a_checkpoint_of_another_task_is_not_a_teacher(trained, tmp_path, capsys):
+    _, _, run = trained
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(_transcoder({"checkpoint": str(run / "checkpoints" / "best.ckpt")})))
+    assert main(["run", str(config), "--out", str(tmp_path / "bad")]) == 2
+    assert "written by task 'transcoder'; a teacher is a classification checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("teacher", "task", "match"),
+    [
+        ({}, {}, "exactly one of"),
+        ({"checkpoint": "a.ckpt", "experiment": "t.yaml"}, {}, "exactly one of"),
+        ({"model": "resnet38"}, {}, "weights"),
+        ({"checkpoint": "a.ckpt"}, {"loss": "mels", "baselines": ["mels"]}, "repeats"),
+        ({"checkpoint": "a.ckpt"}, {"loss": "mels", "monitor": "val_bce"}, "val_bce"),
+        ({"checkpoint": "a.ckpt"}, {"loss": "kl"}, "loss"),
+    ],
+)
+def test_bad_task_sections_are_refused(tmp_path, teacher, task, match):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(_transcoder(teacher, **task)))
+    with pytest.raises(ParameterError, match=match):
+        load_experiment(config)
+
+
+def test_the_model_must_be_a_transcoder_and_the_input_third_octave(tmp_path):
+    config = _transcoder({"checkpoint": "a.ckpt"})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**config, "model": {"name": "small_cnn_tiny"}}))
+    with pytest.raises(ParameterError, match="not a transcoder"):
+        load_experiment(path)
+    path.write_text(yaml.safe_dump({**config, "features": {"type": "logmel"}}))
+    with pytest.raises(ParameterError, match="third_octave"):
+        load_experiment(path)
+
+
+def test_missing_teacher_files_are_named(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_transcoder({"experiment": str(tmp_path / "nope.yaml")})))
+    assert main(["run", str(path), "--out", str(tmp_path / "r1")]) == 2
+    assert "nope.yaml not found" in capsys.readouterr().err
+    path.write_text(yaml.safe_dump(_transcoder({"checkpoint": str(tmp_path / "nope.ckpt")})))
+    assert main(["run", str(path), "--out", str(tmp_path / "r2")]) == 2
+    assert "nope.ckpt" in capsys.readouterr().err
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
