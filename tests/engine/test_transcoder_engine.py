@@ -1,13 +1,20 @@
 """``task.type: transcoder`` through the engine: teacher sub-run, baselines, evaluate, resume, bad input."""
 
+import csv
 import json
 
+import numpy as np
 import pytest
+import soundfile as sf
+import torch
 import yaml
 
 from audiolens import ParameterError
 from audiolens.cli.main import main
 from audiolens.engine.config import load_experiment
+from audiolens.functional import third_octave_spectrogram
+from audiolens.io import load_audio
+from audiolens.training import load_checkpoint
 
 DATA = {
     "name": "synthetic",
@@ -140,3 +147,80 @@ def test_missing_teacher_files_are_named(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "r2")]) == 2
     assert "nope.ckpt" in capsys.readouterr().err
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+def _write_clip(path, seconds=2.3, rate=16000):
+    t = np.arange(round(seconds * rate)) / rate
+    sf.write(path, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate)
+    return path
+
+
+def test_transcode_writes_mel_predictions_and_png_in_one_second_blocks(trained, tmp_path):
+    _, _, run = trained
+    ckpt = run / "checkpoints" / "best.ckpt"
+    clip = _write_clip(tmp_path / "clip.wav")
+    with pytest.warns(UserWarning, match="16000 Hz, below the third-octave analysis' 32000 Hz"):
+        assert main(["transcode", "--checkpoint", str(ckpt), str(clip), "--out", str(tmp_path / "out")]) == 0
+    mel = np.load(tmp_path / "out" / "mel.npy")
+    assert mel.shape == (32, 3 * 101)  # 2.3 s -> 3 blocks of 8 frames -> 101 PANN frames each
+    with open(tmp_path / "out" / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["start_s"] for r in rows] == ["0.000", "1.000", "2.000"] and rows[-1]["end_s"] == "2.300"
+    module = load_checkpoint(ckpt)
+    for row in rows:
+        scores = [float(row[f"score_{i}"]) for i in range(1, 6)]
+        assert scores == sorted(scores, reverse=True) and row["class_1"] in module.teacher.class_names
+    assert (tmp_path / "out" / "mel.png").stat().st_size > 1000
+    # block 1 is the transcoder applied to third-octave frames 8..15 of the resampled recording
+    waveform, _ = load_audio(clip, 32000)
+    levels = third_octave_spectrogram(waveform, 32000, module.analysis)
+    with torch.no_grad():
+        expected = module(levels[None, :, 8:16], 101)[0]
+    np.testing.assert_allclose(mel[:, 101:202], expected.numpy(), rtol=1e-4, atol=1e-3)
+    with torch.no_grad():
+        probs = module.teacher.probabilities(module.teacher.logits(expected[None]))[0]
+    assert rows[1]["class_1"] == module.teacher.class_names[int(probs.argmax())]
+
+
+def test_transcode_reads_sensor_levels_of_any_length(trained, tmp_path):
+    _, _, run = trained
+    levels = np.full((21, 29), 45.0)  # 2.625 s of 125 ms frames
+    np.save(tmp_path / "levels.npy", levels)
+    args = ["transcode", "--checkpoint", str(run / "checkpoints" / "best.ckpt"), str(tmp_path / "levels.npy")]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert np.load(tmp_path / "out" / "mel.npy").shape == (32, 3 * 101)
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2  # exists: --overwrite needed
+    assert main([*args, "--out", str(tmp_path / "out"), "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("bands", "28 band(s) per frame, expected 29"),
+        ("nan", "NaN"),
+        ("empty", "empty"),
+        ("teacher", "not a transcoder"),
+        ("txt", "transcode reads"),
+    ],
+)
+def test_transcode_bad_input_gets_a_clear_error(trained, tmp_path, capsys, content, match):
+    _, _, run = trained
+    ckpt = run / "checkpoints" / "best.ckpt"
+    path = tmp_path / "levels.csv"
+    if content == "bands":
+        np.savetxt(path, np.full((8, 28), 40.0), delimiter=",")
+    elif content == "nan":
+        data = np.full((8, 29), 40.0)
+        data[3, 4] = np.nan
+        np.savetxt(path, data, delimiter=",")
+    elif content == "empty":
+        path.write_text("")
+    elif content == "teacher":
+        np.savetxt(path, np.full((8, 29), 40.0), delimiter=",")
+        ckpt = run / "teacher" / "checkpoints" / "best.ckpt"
+    else:
+        path = tmp_path / "levels.txt"
+        path.write_text("1,2,3\n")
+    assert main(["transcode", "--checkpoint", str(ckpt), str(path), "--out", str(tmp_path / "out")]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -18,6 +18,7 @@ __all__ = [
     "plot_cv",
     "plot_information_plane",
     "plot_infoplane_layers",
+    "plot_mels",
     "plot_runs_overlay",
     "plot_sweep",
     "plot_training_curves",
@@ -174,6 +175,40 @@ def plot_cv(per_fold: Sequence[dict[str, Any]], path: str | os.PathLike, *, metr
     ax.set_xlabel("test fold")
     ax.set_ylabel(metric)
     ax.legend()
+    return _save(fig, path)
+
+
+def plot_mels(
+    mels: Sequence[tuple[str, np.ndarray]],
+    path: str | os.PathLike,
+    *,
+    frames_per_second: float | None = None,
+    title: str = "",
+    unit: str = "dB",
+) -> Path:
+    """Log-Mel spectrograms ``(n_mels, n_frames)`` stacked vertically with one colour scale (e.g. true vs transcoded).
+
+    Args:
+        mels: ``(label, array)`` pairs.
+        path: The PNG.
+        frames_per_second: Frame rate for a time axis in seconds (``None``: frames).
+        title: Figure title.
+        unit: Colour-bar label (the target's log units).
+    """
+    arrays = [np.asarray(m, dtype=float) for _, m in mels]
+    finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays]) if arrays else np.zeros(1)
+    vmin, vmax = (float(np.percentile(finite, 1)), float(finite.max())) if finite.size else (0.0, 1.0)
+    fig, axes = plt.subplots(len(arrays), 1, figsize=(7, 2.2 * len(arrays) + 0.4), squeeze=False)
+    for ax, (label, _), array in zip(axes[:, 0], mels, arrays):
+        extent = None
+        if frames_per_second:
+            extent = (0, array.shape[1] / frames_per_second, 0, array.shape[0])
+        image = ax.imshow(array, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="magma", extent=extent)
+        ax.set_ylabel(f"{label}\nMel band")
+    axes[-1, 0].set_xlabel("time (s)" if frames_per_second else "frame")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label=unit, fraction=0.03)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

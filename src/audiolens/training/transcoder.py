@@ -61,9 +61,11 @@ __all__ = [
     "Teacher",
     "TranscoderData",
     "TranscoderTask",
+    "Transcoded",
     "chunk_counts",
     "prepare_chunks",
     "transcoder_metrics",
+    "transcode_file",
     "transcoder_outputs",
     "warn_if_upsampled",
 ]
@@ -615,3 +617,89 @@ def transcoder_metrics(
         "n_chunks": len(chunks),
         "ptopa_fc_per_class": {(names[c] if names else str(c)): v for c, v in per_class.items()},
     }
+
+
+# ---------------------------------------------------------------------- long files
+@dataclass
+class Transcoded:
+    """A transcoded file (:func:`transcode_file`).
+
+    Attributes:
+        mel: ``(n_mels, n_frames)`` the blocks' log-Mel, concatenated in time.
+        probs: ``(n_blocks, n_classes)`` the teacher's probabilities per block.
+        block_seconds: Seconds per block (the last block may be zero-padded audio or floor-level frames).
+        seconds: Duration of the input in seconds.
+        class_names: The teacher's classes.
+    """
+
+    mel: torch.Tensor
+    probs: torch.Tensor
+    block_seconds: float
+    seconds: float
+    class_names: list[str]
+
+
+def _file_levels(path: Path, analysis: ThirdOctaveConfig) -> tuple[torch.Tensor, float]:
+    """Levels ``(n_bands, n_frames)`` of an audio or third-octave file (resampled / checked), and its seconds."""
+    from audiolens.functional import third_octave_spectrogram
+    from audiolens.io import load_audio, load_third_octave
+
+    if path.suffix.lower() in (".csv", ".npy"):
+        levels = load_third_octave(
+            path, n_bands=analysis.n_bands, frame_rate=analysis.frame_rate, floor_db=_floor_db(analysis)
+        )
+        return levels, levels.shape[-1] / analysis.frame_rate
+    if path.suffix.lower() not in (".wav", ".flac", ".ogg"):
+        raise DataError(f"{path}: transcode reads .wav, .flac, .ogg audio or .csv, .npy third-octave levels")
+    warn_if_upsampled(path, analysis.sample_rate, "transcode")
+    waveform, _ = load_audio(path, analysis.sample_rate)
+    return third_octave_spectrogram(waveform, analysis.sample_rate, analysis), waveform.numel() / analysis.sample_rate
+
+
+def _floor_db(analysis: ThirdOctaveConfig) -> float:
+    return 10.0 * math.log10(analysis.amin) + analysis.db_offset
+
+
+@torch.no_grad()
+def transcode_file(
+    module: TranscoderTask, path: str | Path, *, block_seconds: float = 1.0, batch_size: int = 64
+) -> Transcoded:
+    """Transcode a file of any length in blocks, as the authors' long-file code does, and score each block.
+
+    Audio (``.wav``, ``.flac``, ``.ogg``) is analysed at the transcoder's third-octave rate
+    (resampled, with a warning when stored below it); ``.csv`` / ``.npy`` levels are read with
+    :func:`~audiolens.io.load_third_octave` (bands and frame rate checked, ``-inf`` floored).
+    The levels are cut into blocks of ``block_seconds`` (8 frames per second for CENSE; the
+    last block is padded with floor-level frames), each transcoded to the target's frames per
+    block (101 per second for PANN) and scored by the teacher.
+
+    Raises:
+        DataError: An unreadable, empty or malformed file, or another format.
+        ParameterError: A block shorter than one third-octave frame.
+    """
+    path = Path(path)
+    analysis = module.analysis
+    levels, seconds = _file_levels(path, analysis)
+    per_block = round(block_seconds * analysis.frame_rate)
+    if per_block < 1:
+        raise ParameterError(f"block_seconds={block_seconds} is shorter than one third-octave frame")
+    n_frames = levels.shape[-1]
+    n_blocks = max(1, math.ceil(n_frames / per_block))
+    padded = F.pad(levels, (0, n_blocks * per_block - n_frames), value=_floor_db(analysis))
+    blocks = padded.reshape(analysis.n_bands, n_blocks, per_block).transpose(0, 1)
+    device = next(module.parameters()).device
+    out_frames = module.model.n_output_frames(per_block) if hasattr(module.model, "n_output_frames") else None
+    mels, probs = [], []
+    module.eval()
+    for start in range(0, n_blocks, batch_size):
+        mel = module(blocks[start : start + batch_size].to(device), out_frames)
+        mels.append(mel.cpu())
+        probs.append(module.teacher.probabilities(module.teacher.logits(mel)).float().cpu())
+    mel = torch.cat(mels)  # (n_blocks, n_mels, frames)
+    return Transcoded(
+        mel=mel.permute(1, 0, 2).reshape(mel.shape[1], -1),
+        probs=torch.cat(probs),
+        block_seconds=per_block / analysis.frame_rate,
+        seconds=seconds,
+        class_names=module.teacher.class_names,
+    )
