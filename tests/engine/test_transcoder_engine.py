@@ -80,6 +80,18 @@ def test_results_have_the_table_2_keys_for_cnn_pinv_and_baselines(trained):
     assert final["test_ptopa_fc"] == result["ptopa_fc"] and final["pinv_test_mel_mse"] == result["pinv"]["mel_mse"]
 
 
+def test_the_report_has_the_transcoder_section(trained):
+    _, _, run = trained
+    html = (run / "report.html").read_text()
+    assert "Transcoder (table 2 layout)" in html and "CNN-mels" in html and "CNN-logits (this run)" in html
+    with np.load(run / "eval" / "test-mels.npz") as data:
+        assert {"true", "pinv", "cnn-logits", "cnn-mels", "clip"} <= set(data.files)
+        assert data["true"].shape == data["cnn-mels"].shape == (4, 32, 101) and len(set(data["clip"])) == 4
+    for i in range(4):
+        assert (run / "plots" / f"transcoded_mel_{i}.png").is_file()
+    assert "Transcoder (table 2 layout)" not in (run / "teacher" / "report.html").read_text()
+
+
 def test_the_checkpoint_carries_its_teacher(trained, tmp_path):
     tmp, _, run = trained
     moved = tmp_path / "best.ckpt"

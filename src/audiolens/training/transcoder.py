@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,6 +64,7 @@ __all__ = [
     "TranscoderTask",
     "Transcoded",
     "chunk_counts",
+    "mel_examples",
     "prepare_chunks",
     "transcoder_metrics",
     "transcode_file",
@@ -617,6 +619,39 @@ def transcoder_metrics(
         "n_chunks": len(chunks),
         "ptopa_fc_per_class": {(names[c] if names else str(c)): v for c, v in per_class.items()},
     }
+
+
+@torch.no_grad()
+def mel_examples(
+    module: TranscoderTask, chunks: ChunkSet, others: Mapping[str, TranscoderTask] | None = None, n: int = 4
+) -> dict[str, Any]:
+    """True vs transcoded Mel of a few chunks, for the report (the paper's figure 5).
+
+    The ``n`` chunks with the loudest true Mel (mean over bins and frames), from distinct clips.
+
+    Returns:
+        ``{"true", "pinv", "cnn-<loss>" (the module), <name of each other transcoder>: (n, n_mels,
+        n_frames) arrays, "clip": (n,) clip indices, "frames_per_second": scalar}`` (numpy).
+    """
+    loudness = chunks.mel.flatten(1).mean(dim=1)
+    chosen, seen = [], set()
+    for index in torch.argsort(loudness, descending=True).tolist():
+        clip = int(chunks.clip[index])
+        if clip not in seen:
+            chosen.append(index)
+            seen.add(clip)
+        if len(chosen) == n:
+            break
+    device = next(module.parameters()).device
+    levels, mel = chunks.levels[chosen].to(device), chunks.mel[chosen]
+    frames = mel.shape[-1]
+    out = {"true": mel.numpy(), "pinv": module.pinv(levels, frames).cpu().numpy()}
+    out[f"cnn-{module.loss_name}"] = module(levels, frames).cpu().numpy()
+    for name, other in (others or {}).items():
+        out[name] = other(levels.to(next(other.parameters()).device), frames).cpu().numpy()
+    out["clip"] = chunks.clip[chosen].numpy()
+    out["frames_per_second"] = np.float64(frames / module.hparams.chunk_seconds)
+    return out
 
 
 # ---------------------------------------------------------------------- long files

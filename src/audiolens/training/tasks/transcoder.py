@@ -36,11 +36,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from audiolens._internal.config import Config, PositiveFloat, PositiveInt
 from audiolens._internal.errors import DataError, ParameterError, unknown_choice
+from audiolens._internal.paths import atomic_open
 from audiolens.datasets import create_dataset, list_datasets
 from audiolens.models import is_model, list_models, model_input_kinds
 from audiolens.training.data import build_dataset, decode_all, split_indices
@@ -50,6 +52,7 @@ from audiolens.training.transcoder import (
     Teacher,
     TranscoderData,
     TranscoderTask,
+    mel_examples,
     prepare_chunks,
     transcoder_metrics,
     transcoder_outputs,
@@ -324,13 +327,19 @@ class TranscoderPlugin(TaskPlugin):
             "dataset": exp.data.name,
             "split": "test",
         }
-        baselines = {}
+        baselines, others = {}, {}
         for loss in exp.task.baselines:
-            path = Path(run_dir) / f"cnn-{loss}" / "eval" / "test.json"
-            if path.is_file():
-                baselines[loss] = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("pinv", "entry")}
+            sub = Path(run_dir) / f"cnn-{loss}"
+            if (sub / "eval" / "test.json").is_file():
+                scores = json.loads((sub / "eval" / "test.json").read_text())
+                baselines[loss] = {k: v for k, v in scores.items() if k not in ("pinv", "entry", "mel_examples")}
+                others[f"cnn-{loss}"] = load_checkpoint(sub / "checkpoints" / "best.ckpt", device)
         if baselines:
             result["baselines"] = baselines
+        examples = mel_examples(module, data.split("test"), others)
+        with atomic_open(Path(run_dir) / "eval" / "test-mels.npz") as handle:
+            np.savez_compressed(handle, **examples)
+        result["mel_examples"] = "eval/test-mels.npz"
         return result
 
     def evaluate(self, checkpoints: list[Path], entry: EvaluateEntry, device: str) -> dict[str, Any]:
