@@ -76,6 +76,9 @@ def test_results_have_the_table_2_keys_for_cnn_pinv_and_baselines(trained):
         assert {"ptopa_fc", "kl", "mel_mse", "n"} <= set(scores)
         assert 0 <= scores["ptopa_fc"] <= 1 and scores["mel_mse"] > 0 and scores["n"] == 8
     assert result["loss"] == "logits" and result["baselines"]["mels"]["loss"] == "mels"
+    downstream = result["downstream"]
+    for kind in ("true", "pinv", "cnn-logits", "cnn-mels"):
+        assert 0 <= downstream[kind]["accuracy"] <= 1
     final = json.loads((run / "metrics.json").read_text())["final"]
     assert final["test_ptopa_fc"] == result["ptopa_fc"] and final["pinv_test_mel_mse"] == result["pinv"]["mel_mse"]
 
@@ -84,6 +87,7 @@ def test_the_report_has_the_transcoder_section(trained):
     _, _, run = trained
     html = (run / "report.html").read_text()
     assert "Transcoder (table 2 layout)" in html and "CNN-mels" in html and "CNN-logits (this run)" in html
+    assert "Downstream head (table 3 layout)" in html
     with np.load(run / "eval" / "test-mels.npz") as data:
         assert {"true", "pinv", "cnn-logits", "cnn-mels", "clip"} <= set(data.files)
         assert data["true"].shape == data["cnn-mels"].shape == (4, 32, 101) and len(set(data["clip"])) == 4

@@ -15,6 +15,7 @@ from audiolens.training.transcoder import (
     Teacher,
     TranscoderTask,
     chunk_counts,
+    downstream_scores,
     prepare_chunks,
     transcoder_metrics,
     transcoder_outputs,
@@ -195,3 +196,23 @@ def test_outputs_of_true_mel_give_perfect_scores():
     assert out["ptopa_fc"] == 1.0 and out["mel_mse"] == 0.0 and abs(out["kl"]) < 1e-9
     pinv_probs, pinv_errors = transcoder_outputs(module, chunks, pinv=True)
     assert transcoder_metrics(pinv_probs, pinv_errors, chunks)["mel_mse"] > 1.0
+
+
+def test_downstream_head_learns_separable_outputs_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(400) % 5
+    informative = F.one_hot(y, 5).double() * 0.6 + 0.1 * torch.rand(400, 5, generator=g, dtype=torch.float64)
+    noise = torch.rand(400, 5, generator=g, dtype=torch.float64)
+    good = downstream_scores(informative[:300], y[:300], informative[300:], y[300:])
+    bad = downstream_scores(noise[:300], y[:300], noise[300:], y[300:])
+    assert good["accuracy"] > 0.95 and bad["accuracy"] < 0.45  # chance is 0.2
+
+
+def test_downstream_head_multilabel_scores_auprc_and_micro_f1():
+    g = torch.Generator().manual_seed(1)
+    y = (torch.rand(500, 4, generator=g) < 0.3).long()
+    y[:, 3] = 0  # a class without positives is left out of the macro mean
+    x = y.double() * 0.8 + 0.1 * torch.rand(500, 4, generator=g, dtype=torch.float64)
+    out = downstream_scores(x[:400], y[:400], x[400:], y[400:])
+    assert set(out) == {"macro_auprc", "micro_f1"}
+    assert out["macro_auprc"] > 0.95 and out["micro_f1"] > 0.9

@@ -44,6 +44,14 @@ def transcoder_section(page: Page) -> str | None:
         "clip over 1 s chunks: PtoPa-FC is the fraction of clips whose top class is preserved, KL the authors' "
         "per-class KL divergence (lower is better); Mel MSE in the target's log units squared.</p>" + table(rows)
     )
+    downstream = result.get("downstream")
+    if downstream:
+        rows = [{"teacher input": kind, **scores} for kind, scores in downstream.items() if isinstance(scores, dict)]
+        body += (
+            "<h3>Downstream head (table 3 layout)</h3><p>Two fully connected layers (100 hidden units) on the "
+            "frozen teacher's clip outputs, trained on the training clips of each input, scored on the test "
+            "clips.</p>" + table(rows)
+        )
     if page.has("eval/test-mels.npz") and page.plots:
         with np.load(page.path("eval/test-mels.npz")) as data:
             names = [k for k in data.files if k not in ("clip", "frames_per_second")]

@@ -52,6 +52,8 @@ from audiolens.training.transcoder import (
     Teacher,
     TranscoderData,
     TranscoderTask,
+    clip_outputs,
+    downstream_scores,
     mel_examples,
     prepare_chunks,
     transcoder_metrics,
@@ -256,6 +258,7 @@ class TranscoderPlugin(TaskPlugin):
         )
         waves, _ = decode_all(dataset)
         split = {name: [waves[i] for i in idx] for name, idx in indices.items()}
+        targets = {name: _targets(dataset, idx) for name, idx in indices.items()}
         data = TranscoderData(
             split,
             analysis.sample_rate,
@@ -268,7 +271,7 @@ class TranscoderPlugin(TaskPlugin):
             seed=exp.seed,
             device=_device(exp),
         )
-        data.indices = indices
+        data.indices, data.targets = indices, targets
         return data
 
     def build(self, exp: Any) -> tuple[L.LightningModule, L.LightningDataModule]:
@@ -336,6 +339,8 @@ class TranscoderPlugin(TaskPlugin):
                 others[f"cnn-{loss}"] = load_checkpoint(sub / "checkpoints" / "best.ckpt", device)
         if baselines:
             result["baselines"] = baselines
+        if data.targets["test"] is not None:
+            result["downstream"] = _downstream(module, others, data, exp.seed)
         examples = mel_examples(module, data.split("test"), others)
         with atomic_open(Path(run_dir) / "eval" / "test-mels.npz") as handle:
             np.savez_compressed(handle, **examples)
@@ -371,6 +376,48 @@ class TranscoderPlugin(TaskPlugin):
             "data_root": entry.root,
             "split": entry.split,
         }
+
+
+def _targets(dataset: Any, indices: list[int]) -> torch.Tensor | None:
+    """Class indices ``(n,)`` or 0/1 vectors ``(n, K)`` of ``indices`` (``None``: unlabelled data)."""
+    if dataset.target_type == "none":
+        return None
+    records = dataset.records
+    if dataset.target_type == "multilabel":
+        if not indices:
+            return torch.zeros(0, len(dataset.class_names))
+        return torch.stack([dataset.target_vector(records[i].target) for i in indices])
+    return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
+
+
+def _downstream(module: TranscoderTask, others: dict[str, TranscoderTask], data: Any, seed: int) -> dict[str, Any]:
+    """The downstream head (table 3 analog) on the teacher's outputs from true, PINV and transcoded Mel.
+
+    Trained on the training and validation clips, scored on the test clips, per input.
+    """
+    kinds: dict[str, Any] = {"true": None, "pinv": module, f"cnn-{module.loss_name}": module, **others}
+    scores = {}
+    for kind, transcoder in kinds.items():
+        features = {}
+        for split in ("train", "val", "test"):
+            if not data.waves.get(split):
+                continue
+            chunks = data.split(split)
+            if transcoder is None:
+                probs = chunks.probs
+            else:
+                probs = transcoder_outputs(transcoder, chunks, pinv=kind == "pinv")[0]
+            features[split] = clip_outputs(probs, chunks)
+        train = [s for s in ("train", "val") if s in features]
+        scores[kind] = downstream_scores(
+            torch.cat([features[s] for s in train]),
+            torch.cat([data.targets[s] for s in train]),
+            features["test"],
+            data.targets["test"],
+            seed=seed,
+        )
+    scores["head"] = "Linear(n_classes, 100) - ReLU - Linear(100, K) on clip-averaged teacher outputs"
+    return scores
 
 
 def _scores(module: TranscoderTask, chunks: Any) -> dict[str, Any]:
