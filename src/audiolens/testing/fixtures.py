@@ -37,6 +37,26 @@ URBANSOUND8K_CLASSES = (
 )  # fmt: skip
 
 
+#: The SONYC-UST taxonomy (dcase-ust-taxonomy.yaml of the v2 release): coarse tags and their fine
+#: tags, ``X`` marking the "uncertain" fine tag of a coarse tag.
+SONYC_UST_TAXONOMY = {
+    (1, "engine"): {"1": "small-sounding-engine", "2": "medium-sounding-engine", "3": "large-sounding-engine",
+                    "X": "engine-of-uncertain-size"},
+    (2, "machinery-impact"): {"1": "rock-drill", "2": "jackhammer", "3": "hoe-ram", "4": "pile-driver",
+                              "X": "other-unknown-impact-machinery"},
+    (3, "non-machinery-impact"): {"1": "non-machinery-impact"},
+    (4, "powered-saw"): {"1": "chainsaw", "2": "small-medium-rotating-saw", "3": "large-rotating-saw",
+                         "X": "other-unknown-powered-saw"},
+    (5, "alert-signal"): {"1": "car-horn", "2": "car-alarm", "3": "siren", "4": "reverse-beeper",
+                          "X": "other-unknown-alert-signal"},
+    (6, "music"): {"1": "stationary-music", "2": "mobile-music", "3": "ice-cream-truck",
+                   "X": "music-from-uncertain-source"},
+    (7, "human-voice"): {"1": "person-or-small-group-talking", "2": "person-or-small-group-shouting",
+                         "3": "large-crowd", "4": "amplified-speech", "X": "other-unknown-human-voice"},
+    (8, "dog"): {"1": "dog-barking-whining"},
+}  # fmt: skip
+
+
 def class_frequency(target: int) -> float:
     """Tone frequency (Hz) used for class ``target``: 150 + 70 * target (below 4 kHz to 49)."""
     return 150.0 + 70.0 * target
@@ -308,6 +328,68 @@ def make_multilabel_folder(
             path = save_audio(root / "clips" / f"{name}_{n}.wav", signal, sample_rate)
             rows.append([path.relative_to(root).as_posix(), ";".join(classes[c] for c in combo), n % 2 + 1])
     _write_csv(root / "labels.csv", ["path", "labels", "fold"], rows)
+    return root
+
+
+def make_sonyc_ust(
+    root: str | os.PathLike,
+    *,
+    n_train: int = 6,
+    n_validate: int = 3,
+    n_test: int = 3,
+    sample_rate: int = 16000,
+    duration: float = 0.2,
+) -> Path:
+    """Write SONYC-UST in the v2 layout: ``root/annotations.csv`` and ``root/audio/<audio_filename>``.
+
+    The CSV has the release's columns (``split, sensor_id, audio_filename, annotator_id, borough,
+    block, latitude, longitude, year, week, day, hour``, then every fine tag's ``_presence`` and
+    ``_proximity`` and every coarse tag's ``_presence``). File ``k`` of a split carries the coarse
+    tags ``{k % 8, (k + 3) % 8}`` (with their first fine tag); its annotations:
+
+    - train: citizens 101 and 102 (101 marks the first tag, 102 the second) and a SONYC-team
+      row (annotator -1) that marks tag 8 (``dog``), which the baseline ignores for training;
+    - validate / test: the verified row (annotator 0) with both tags and a citizen row (103)
+      that marks ``dog`` as well, which the baseline ignores;
+    - one more validate file ``no_verified.wav`` has citizen rows only (left out by the loader).
+
+    Every clip is the sum of the tones of its coarse tags.
+
+    Returns:
+        ``root`` as a :class:`Path`.
+    """
+    root = Path(root)
+    fine = [(c, f, name) for (c, _), tags in SONYC_UST_TAXONOMY.items() for f, name in tags.items()]
+    coarse = list(SONYC_UST_TAXONOMY)
+    header = ["split", "sensor_id", "audio_filename", "annotator_id", "borough", "block", "latitude", "longitude",
+              "year", "week", "day", "hour"]  # fmt: skip
+    for c, f, name in fine:
+        header += [f"{c}-{f}_{name}_presence", f"{c}-{f}_{name}_proximity"]
+    header += [f"{c}_{name}_presence" for c, name in coarse]
+    t = np.arange(round(duration * sample_rate)) / sample_rate
+
+    def row(split: str, filename: str, annotator: int, present: set[int]) -> list[object]:
+        cells: list[object] = [split, 7, filename, annotator, 1, 101, 40.72, -73.99, 2019, 10, 2, 14]
+        for c, f, _ in fine:
+            on = (c - 1) in present and f == "1"
+            cells += [int(on), "near" if on else -1]
+        return cells + [int(k in present) for k in range(len(coarse))]
+
+    rows = []
+    for split, count in (("train", n_train), ("validate", n_validate), ("test", n_test)):
+        for k in range(count):
+            filename = f"{split[:2]}_{k:06d}.wav"
+            first, second = k % 8, (k + 3) % 8
+            signal = sum(np.sin(2 * np.pi * class_frequency(c) * t) for c in (first, second)) * 0.2
+            save_audio(root / "audio" / filename, signal, sample_rate)
+            if split == "train":
+                rows += [row(split, filename, 101, {first}), row(split, filename, 102, {second})]
+                rows.append(row(split, filename, -1, {7}))
+            else:
+                rows += [row(split, filename, 0, {first, second}), row(split, filename, 103, {7})]
+    save_audio(root / "audio" / "no_verified.wav", np.sin(2 * np.pi * 440 * t) * 0.2, sample_rate)
+    rows += [row("validate", "no_verified.wav", 104, {0}), row("validate", "no_verified.wav", 105, {1})]
+    _write_csv(root / "annotations.csv", header, rows)
     return root
 
 
