@@ -11,6 +11,7 @@ def test_list_datasets():
         "esc50",
         "folder",
         "fsdd",
+        "sonyc_ust",
         "speech_commands",
         "synthetic",
         "urbansound8k",
