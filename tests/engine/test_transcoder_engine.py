@@ -14,6 +14,7 @@ from audiolens.cli.main import main
 from audiolens.engine.config import load_experiment
 from audiolens.functional import third_octave_spectrogram
 from audiolens.io import load_audio
+from audiolens.testing import make_sonyc_ust
 from audiolens.training import load_checkpoint
 
 DATA = {
@@ -240,3 +241,26 @@ def test_transcode_bad_input_gets_a_clear_error(trained, tmp_path, capsys, conte
     assert main(["transcode", "--checkpoint", str(ckpt), str(path), "--out", str(tmp_path / "out")]) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_all_runs_the_downstream_protocol_of_the_dataset(trained, tmp_path):
+    _, _, run = trained
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    root = make_sonyc_ust(tmp_path / "sonyc_ust", n_train=16, n_validate=4, n_test=8)
+    out = tmp_path / "sonyc.json"
+    with pytest.warns(UserWarning, match="resampled up"):
+        args = ["--dataset", "sonyc_ust", "--data-root", str(root), "--split", "all", "--out", str(out)]
+        assert main(["evaluate", "--checkpoint", ckpt, *args]) == 0
+    result = json.loads(out.read_text())
+    assert result["n"] == 28 and "train and validation" in result["downstream"]["protocol"]
+    for kind in ("true", "pinv", "cnn-logits"):
+        scores = result["downstream"][kind]
+        assert set(scores) == {"macro_auprc", "micro_f1"} and 0 <= scores["macro_auprc"] <= 1
+    out = tmp_path / "synthetic.json"
+    args = ["--dataset", "synthetic", "--split", "all", "--out", str(out)]
+    assert main(["evaluate", "--checkpoint", ckpt, *args]) == 0
+    downstream = json.loads(out.read_text())["downstream"]
+    assert downstream["protocol"] == "leave one fold out over folds [1, 2, 3, 4, 5]"
+    per_fold = downstream["true"]["per_fold"]
+    assert len(per_fold) == 5
+    assert downstream["true"]["accuracy"] == pytest.approx(sum(v["accuracy"] for v in per_fold.values()) / 5)

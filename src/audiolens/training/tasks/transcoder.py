@@ -350,6 +350,10 @@ class TranscoderPlugin(TaskPlugin):
     def evaluate(self, checkpoints: list[Path], entry: EvaluateEntry, device: str) -> dict[str, Any]:
         """One transcoder checkpoint and PINV on the entry's dataset and split (whole clips, in chunks).
 
+        With ``split: all`` on labelled data, also the downstream head by the dataset's protocol
+        (folds: leave one fold out, e.g. UrbanSound8K's 10 folds; official splits: train +
+        validation -> test, e.g. SONYC-UST), under ``"downstream"``.
+
         Raises:
             ParameterError: Several checkpoints (transcoders are not ensembled).
         """
@@ -368,8 +372,16 @@ class TranscoderPlugin(TaskPlugin):
         chunks = prepare_chunks(
             waves, rate, module.analysis, module.teacher, chunk_seconds=module.hparams.chunk_seconds, device=device
         )
+        extra = {}
+        targets = _targets(dataset, indices)
+        if entry.split == "all" and targets is not None:
+            records = [dataset.records[i] for i in indices]
+            downstream = _downstream_dataset(module, chunks, targets, records, seed=0)
+            if downstream is not None:
+                extra["downstream"] = downstream
         return {
             **_scores(module, chunks),
+            **extra,
             "loss": module.loss_name,
             "checkpoints": [str(c) for c in checkpoints],
             "dataset": entry.name,
@@ -390,33 +402,75 @@ def _targets(dataset: Any, indices: list[int]) -> torch.Tensor | None:
     return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
 
 
-def _downstream(module: TranscoderTask, others: dict[str, TranscoderTask], data: Any, seed: int) -> dict[str, Any]:
-    """The downstream head (table 3 analog) on the teacher's outputs from true, PINV and transcoded Mel.
+_HEAD = "Linear(n_classes, 100) - ReLU - Linear(100, K) on clip-averaged teacher outputs"
 
-    Trained on the training and validation clips, scored on the test clips, per input.
-    """
+
+def _kind_features(module: TranscoderTask, others: dict[str, TranscoderTask], chunks: Any) -> dict[str, torch.Tensor]:
+    """Clip-averaged teacher outputs ``(n_clips, n_classes)`` from true, PINV and every transcoder's Mel."""
     kinds: dict[str, Any] = {"true": None, "pinv": module, f"cnn-{module.loss_name}": module, **others}
-    scores = {}
+    features = {}
     for kind, transcoder in kinds.items():
-        features = {}
-        for split in ("train", "val", "test"):
-            if not data.waves.get(split):
-                continue
-            chunks = data.split(split)
-            if transcoder is None:
-                probs = chunks.probs
-            else:
-                probs = transcoder_outputs(transcoder, chunks, pinv=kind == "pinv")[0]
-            features[split] = clip_outputs(probs, chunks)
-        train = [s for s in ("train", "val") if s in features]
+        if transcoder is None:
+            probs = chunks.probs
+        else:
+            probs = transcoder_outputs(transcoder, chunks, pinv=kind == "pinv")[0]
+        features[kind] = clip_outputs(probs, chunks)
+    return features
+
+
+def _downstream(module: TranscoderTask, others: dict[str, TranscoderTask], data: Any, seed: int) -> dict[str, Any]:
+    """The downstream head (table 3 analog) per teacher input.
+
+    Trained on the run's training and validation clips, scored on its test clips.
+    """
+    splits = [s for s in ("train", "val", "test") if data.waves.get(s)]
+    features = {split: _kind_features(module, others, data.split(split)) for split in splits}
+    train = [s for s in ("train", "val") if s in features]
+    scores: dict[str, Any] = {}
+    for kind in features["test"]:
         scores[kind] = downstream_scores(
-            torch.cat([features[s] for s in train]),
+            torch.cat([features[s][kind] for s in train]),
             torch.cat([data.targets[s] for s in train]),
-            features["test"],
+            features["test"][kind],
             data.targets["test"],
             seed=seed,
         )
-    scores["head"] = "Linear(n_classes, 100) - ReLU - Linear(100, K) on clip-averaged teacher outputs"
+    scores["head"] = _HEAD
+    return scores
+
+
+def _downstream_dataset(
+    module: TranscoderTask, chunks: Any, targets: torch.Tensor, records: list[Any], seed: int
+) -> dict[str, Any] | None:
+    """The downstream head on a whole dataset, by its protocol (``None`` when it has none).
+
+    Folds (UrbanSound8K): leave one fold out, the mean over folds (and each fold's score);
+    official splits (SONYC-UST): trained on train + validation, scored on test.
+    """
+    features = _kind_features(module, {}, chunks)
+    folds = [r.fold for r in records]
+    splits = [r.split for r in records]
+    scores: dict[str, Any] = {}
+    if None not in folds and len(set(folds)) > 1:
+        fold_ids = torch.tensor(folds)
+        for kind, x in features.items():
+            per_fold = {}
+            for fold in sorted(set(folds)):
+                test = fold_ids == fold
+                per_fold[fold] = downstream_scores(x[~test], targets[~test], x[test], targets[test], seed=seed)
+            names = per_fold[min(per_fold)]
+            scores[kind] = {m: float(np.mean([v[m] for v in per_fold.values()])) for m in names}
+            scores[kind]["per_fold"] = {str(k): v for k, v in per_fold.items()}
+        scores["protocol"] = f"leave one fold out over folds {sorted(set(folds))}"
+    elif "test" in splits and "train" in splits:
+        test = torch.tensor([s == "test" for s in splits])
+        train = torch.tensor([s in ("train", "validation") for s in splits])
+        for kind, x in features.items():
+            scores[kind] = downstream_scores(x[train], targets[train], x[test], targets[test], seed=seed)
+        scores["protocol"] = "trained on the train and validation splits, scored on the test split"
+    else:
+        return None
+    scores["head"] = _HEAD
     return scores
 
 
