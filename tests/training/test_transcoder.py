@@ -216,3 +216,21 @@ def test_downstream_head_multilabel_scores_auprc_and_micro_f1():
     out = downstream_scores(x[:400], y[:400], x[400:], y[400:])
     assert set(out) == {"macro_auprc", "micro_f1"}
     assert out["macro_auprc"] > 0.95 and out["micro_f1"] > 0.9
+
+
+def test_official_weights_teacher_loads_strictly_and_names_a_renamed_key(tmp_path):
+    from audiolens.models import create_model
+
+    state = create_model("yamnet").state_dict()
+    path = tmp_path / "yamnet.pt"
+    torch.save(state, path)
+    names = [f"class_{k}" for k in range(521)]
+    features = {"type": "logmel", "preset": "yamnet"}
+    teacher = Teacher.from_weights("yamnet", path, features=features, class_names=names)
+    torch.testing.assert_close(teacher.model.state_dict()["classifier.weight"], state["classifier.weight"])
+    assert teacher.multilabel and teacher.target.sample_rate == 16000 and not teacher.training
+    renamed = dict(state)
+    renamed["classifier.kernel"] = renamed.pop("classifier.weight")
+    torch.save(renamed, path)
+    with pytest.raises(ParameterError, match="classifier.weight"):
+        Teacher.from_weights("yamnet", path, features=features, class_names=names)
