@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -48,12 +50,16 @@ def _transcoder(teacher, **task):
 def trained(tmp_path_factory):
     """One run: the teacher trained in RUN/teacher/, CNN-mels in RUN/cnn-mels/, CNN-logits as the run."""
     tmp = tmp_path_factory.mktemp("transcoder")
-    teacher = tmp / "teacher.yaml"
-    teacher.write_text(yaml.safe_dump(TEACHER))
+    (tmp / "teacher.yaml").write_text(yaml.safe_dump(TEACHER))
     config = tmp / "transcoder.yaml"
-    config.write_text(yaml.safe_dump(_transcoder({"experiment": str(teacher)}, baselines=["mels"])))
+    config.write_text(yaml.safe_dump(_transcoder({"experiment": "teacher.yaml"}, baselines=["mels"])))
     run = tmp / "run"
-    assert main(["run", str(config), "--out", str(run)]) == 0
+    cwd = os.getcwd()
+    os.chdir(tmp)  # the teacher's experiment path is relative to the working directory
+    try:
+        assert main(["run", str(config), "--out", str(run)]) == 0
+    finally:
+        os.chdir(cwd)
     return tmp, config, run
 
 
@@ -65,7 +71,7 @@ def test_teacher_and_baseline_sub_runs_are_complete_run_folders(trained):
     teacher_config = yaml.safe_load((run / "teacher" / "config.yaml").read_text())
     assert teacher_config["task"]["type"] == "classification"
     mels = yaml.safe_load((run / "cnn-mels" / "config.yaml").read_text())["task"]
-    assert mels["loss"] == "mels" and mels["teacher"]["checkpoint"] == str(run / "teacher/checkpoints/best.ckpt")
+    assert mels["loss"] == "mels" and mels["teacher"]["sibling"] == "teacher"  # path-free: the folder can move
     stages = json.loads((run / "run.json").read_text())["stages"]
     assert stages["subruns"]["status"] == "done" and stages["train"]["status"] == "done"
 
@@ -110,11 +116,15 @@ def test_the_checkpoint_carries_its_teacher(trained, tmp_path):
     assert result["n"] == 64  # the default synthetic set's fold 5: 8 classes x 8 clips, one 1 s chunk each
 
 
-def test_resume_skips_everything(trained, capsys):
-    _, config, run = trained
-    assert main(["run", str(config), "--out", str(run), "--resume"]) == 0
+def test_a_moved_run_resumes_from_another_directory(trained, tmp_path, capsys, monkeypatch):
+    _, _, run = trained
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    monkeypatch.chdir(tmp_path)  # teacher.yaml is not here: the stored RUN/teacher/config.yaml is used
+    assert main(["run", str(moved), "--resume"]) == 0
     err = capsys.readouterr().err
     assert "subruns: skipped (complete)" in err and "train: skipped (complete)" in err
+    assert "evaluate: skipped (complete)" in err
 
 
 def test_a_checkpoint_of_another_task_is_not_a_teacher(trained, tmp_path, capsys):

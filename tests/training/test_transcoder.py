@@ -234,3 +234,20 @@ def test_official_weights_teacher_loads_strictly_and_names_a_renamed_key(tmp_pat
     torch.save(renamed, path)
     with pytest.raises(ParameterError, match="classifier.weight"):
         Teacher.from_weights("yamnet", path, features=features, class_names=names)
+
+
+def test_yamnet_targets_are_one_096_s_patch_per_second_in_training_and_transcoding():
+    spec = {
+        "model": "yamnet",
+        "class_names": [f"c{k}" for k in range(521)],
+        "features": {"type": "logmel", "preset": "yamnet"},
+        "multilabel": True,
+    }
+    teacher = Teacher(spec)
+    waves = _waves((2.0,))
+    chunks = prepare_chunks(waves, 32000, CENSE, teacher)
+    assert chunks.mel.shape == (2, 64, 96)  # YAMNet's front-end gives 98 frames per 1 s; the patch is 96
+    at_teacher = resample(waves[0], 32000, 16000)[16000:32000]
+    torch.testing.assert_close(chunks.mel[1], teacher.mel(at_teacher[None])[0, :, :96])
+    module = TranscoderTask(teacher=spec, model_kwargs={"channels": 4, "n_layers": 2})
+    assert module.model.n_output_frames(8) == 96 == module(chunks.levels, chunks.mel.shape[-1]).shape[-1]

@@ -1,6 +1,6 @@
 """Fast third-octave spectrograms, as noise-monitoring networks compute them.
 
-Ferreira et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, section 3),
+Tailleur et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, section 3),
 and the facts from the authors' code in ``../shared/design/transcoder-and-frontends.md``
 (modantailleur/paperSpectralTranscoder ``utils/bands_transform.py``):
 

@@ -1,6 +1,6 @@
 """The PINV transcoder: fast third-octave levels to a target log-Mel spectrogram, without learning.
 
-Ferreira et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.2 and
+Tailleur et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.2 and
 figure 1), as the authors' code computes it (``utils/pinv_transcoder.py``; facts in
 ``../shared/design/transcoder-and-frontends.md``):
 

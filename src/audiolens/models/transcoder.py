@@ -1,6 +1,6 @@
 """The CNN transcoder: fast third-octave levels to a target log-Mel, the PINV output refined by a residual CNN.
 
-Ferreira et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.2,
+Tailleur et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.2,
 figure 2), as the authors' code builds it (``models.py`` ``CNN``; facts in
 ``../shared/design/transcoder-and-frontends.md``):
 

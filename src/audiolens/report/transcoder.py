@@ -2,7 +2,7 @@
 
 Renders for a ``task.type: transcoder`` run from ``eval/test.json`` (the CNN, ``"pinv"`` and
 ``"baselines"``) and ``eval/test-mels.npz`` (a few test chunks' true and transcoded Mel), in the
-layout of Ferreira et al.'s table 2: Mel MSE, KL divergence and PtoPa-FC per method.
+layout of Tailleur et al.'s table 2: Mel MSE, KL divergence and PtoPa-FC per method.
 """
 
 from __future__ import annotations

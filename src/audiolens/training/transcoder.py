@@ -1,6 +1,6 @@
 """Teacher-student training of spectral transcoders (``task.type: transcoder``), and their evaluation.
 
-Ferreira et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.3-4.4), as
+Tailleur et al., "Spectral transcoder" (``../shared/papers/spectral-transcoder.md``, 3.3-4.4), as
 the authors' code trains and scores it (facts in ``../shared/design/transcoder-and-frontends.md``):
 
 - **Teacher.** A frozen classifier on log-Mel (:class:`Teacher`): any classification checkpoint
@@ -31,6 +31,7 @@ target's log units, probabilities ``(batch, n_classes)``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from audiolens._internal.checks import positive_int
 from audiolens._internal.config import validate
 from audiolens._internal.errors import DataError, ParameterError
-from audiolens.functional import FrontendConfig, ThirdOctaveConfig, ptopa_fc, ptopa_fc_per_class, teacher_kl
+from audiolens.functional import (
+    FrontendConfig,
+    ThirdOctaveConfig,
+    ptopa_fc,
+    ptopa_fc_per_class,
+    target_frames,
+    teacher_kl,
+)
 from audiolens.io import audio_info, resample
 from audiolens.models import create_model, load_init_checkpoint, split_output
 from audiolens.models.transcoder import resolve_third_octave
@@ -277,8 +285,10 @@ def prepare_chunks(
     counts = chunk_counts([w.numel() for w in waves], sample_rate, chunk_seconds)
     size_in = round(chunk_seconds * sample_rate)
     size_mel = round(chunk_seconds * teacher.sample_rate)
+    frames = target_frames(teacher.target, chunk_seconds)
     third_octave = ThirdOctave(analysis).to(device)
-    teacher = teacher.to(device)
+    home = next(teacher.parameters()).device
+    teacher.to(device)  # moved back below: the caller's teacher stays where it was
     levels, mels, probs = [], [], []
     for start in range(0, len(waves), positive_int("batch_size", batch_size)):
         group = range(start, min(start + batch_size, len(waves)))
@@ -291,9 +301,10 @@ def prepare_chunks(
         else:
             at_teacher = [waves[i] for i in group]
         chunks = torch.cat([_chunks(w, counts[i], size_mel) for w, i in zip(at_teacher, group)]).to(device)
-        mel = teacher.mel(chunks)
+        mel = teacher.mel(chunks)[..., :frames]  # YAMNet: one 0.96 s patch (96 frames) per 1 s, as the authors
         mels.append(mel.cpu())
         probs.append(teacher.probabilities(teacher.logits(mel)).float().cpu())
+    teacher.to(home)
     clip = torch.repeat_interleave(torch.arange(len(waves)), torch.tensor(counts))
     return ChunkSet(torch.cat(levels), torch.cat(mels), torch.cat(probs), clip)
 
@@ -498,8 +509,9 @@ class TranscoderTask(L.LightningModule):
         logits = self.teacher.logits(mel)
         if self.teacher.multilabel:
             return F.binary_cross_entropy_with_logits(logits.float(), oracle)
-        probs = torch.softmax(logits.float(), dim=-1).clamp(1e-7, 1 - 1e-7)
-        return F.binary_cross_entropy(probs, oracle)
+        with torch.autocast(device_type=logits.device.type, enabled=False):  # BCE is refused under CUDA autocast
+            probs = torch.softmax(logits.float(), dim=-1).clamp(1e-7, 1 - 1e-7)
+            return F.binary_cross_entropy(probs, oracle.float())
 
     def _losses(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         levels, mel, oracle = batch
@@ -523,14 +535,23 @@ class TranscoderTask(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         """The ``task.loss`` of a batch of chunks."""
         losses = self._losses(batch)
-        self.log("train_loss", losses["loss"], on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log(
+            "train_loss",
+            losses["loss"],
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch[0]),
+            sync_dist=True,
+        )
         return losses["loss"]
 
     def _eval_step(self, batch: tuple[torch.Tensor, ...], split: str) -> None:
         losses = self._losses(batch)
         for name, value in losses.items():
             key = f"{split}_{name}" if name != "loss" else f"{split}_loss"
-            self.log(key, value, on_epoch=True, prog_bar=split == "val" and name == "loss", batch_size=len(batch[0]))
+            show = split == "val" and name == "loss"
+            self.log(key, value, on_epoch=True, prog_bar=show, batch_size=len(batch[0]), sync_dist=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         """Validation loss, Mel MSE (and BCE)."""
@@ -557,6 +578,11 @@ class TranscoderTask(L.LightningModule):
 
 
 # ---------------------------------------------------------------------- metrics
+def _device_of(module: TranscoderTask) -> torch.device:
+    """Where the transcoder runs (its own parameters; its teacher's when it has none)."""
+    return next(itertools.chain(module.model.parameters(), module.parameters())).device
+
+
 def _clip_mean(values: torch.Tensor, clip: torch.Tensor, n_clips: int) -> torch.Tensor:
     sums = torch.zeros(n_clips, values.shape[1], dtype=torch.float64).index_add_(0, clip, values.double())
     return sums / torch.bincount(clip, minlength=n_clips).clamp_min(1).double()[:, None]
@@ -578,7 +604,7 @@ def transcoder_outputs(
         ``(probs (n_chunks, n_classes), squared_error (n_chunks,))``, the error summed over the
         chunk's Mel bins and frames.
     """
-    device = next(module.parameters()).device
+    device = _device_of(module)
     probs, errors = [], []
     for start in range(0, len(chunks), batch_size):
         levels = chunks.levels[start : start + batch_size].to(device)
@@ -638,7 +664,7 @@ def downstream_scores(
 ) -> dict[str, float]:
     """The paper's downstream head on frozen teacher outputs: two fully connected layers, 100 hidden units.
 
-    Ferreira et al. 4.4 (table 3): the teacher's clip outputs (``n_classes`` probabilities) are
+    Tailleur et al. 4.4 (table 3): the teacher's clip outputs (``n_classes`` probabilities) are
     mapped to the dataset's classes by ``Linear(n_classes, 100) -> ReLU -> Linear(100, K)``
     (scikit-learn's ``MLPClassifier``: Adam, lr 1e-3, batch 32, L2 1e-4), trained on the training clips
     with early stopping on a random 10 % of them (the test clips never choose anything).
@@ -703,13 +729,13 @@ def mel_examples(
             seen.add(clip)
         if len(chosen) == n:
             break
-    device = next(module.parameters()).device
+    device = _device_of(module)
     levels, mel = chunks.levels[chosen].to(device), chunks.mel[chosen]
     frames = mel.shape[-1]
     out = {"true": mel.numpy(), "pinv": module.pinv(levels, frames).cpu().numpy()}
     out[f"cnn-{module.loss_name}"] = module(levels, frames).cpu().numpy()
     for name, other in (others or {}).items():
-        out[name] = other(levels.to(next(other.parameters()).device), frames).cpu().numpy()
+        out[name] = other(levels.to(_device_of(other)), frames).cpu().numpy()
     out["clip"] = chunks.clip[chosen].numpy()
     out["frames_per_second"] = np.float64(frames / module.hparams.chunk_seconds)
     return out
@@ -783,7 +809,7 @@ def transcode_file(
     n_blocks = max(1, math.ceil(n_frames / per_block))
     padded = F.pad(levels, (0, n_blocks * per_block - n_frames), value=_floor_db(analysis))
     blocks = padded.reshape(analysis.n_bands, n_blocks, per_block).transpose(0, 1)
-    device = next(module.parameters()).device
+    device = _device_of(module)
     out_frames = module.model.n_output_frames(per_block) if hasattr(module.model, "n_output_frames") else None
     mels, probs = [], []
     module.eval()

@@ -19,13 +19,24 @@ if TYPE_CHECKING:
     from audiolens.engine.run import Run
 
 
-def _experiment(sub: Any) -> Any:
-    """The resolved experiment of a :class:`~audiolens.training.SubRun`."""
+def _experiment(sub: Any, run: Run) -> Any:
+    """The resolved experiment of a :class:`~audiolens.training.SubRun`.
+
+    A sub-run given as a file is read from it once: when ``RUN/<name>/config.yaml`` exists, the
+    stored experiment is used (so a resumed run needs neither the file nor the working directory
+    it was started from).
+    """
     if sub.experiment is not None:
         return sub.experiment
     from pathlib import Path
 
-    from audiolens.engine.config import load_experiment
+    import yaml
+
+    from audiolens.engine.config import interpolate, load_experiment, resolve_experiment
+
+    stored = run.dir / sub.name / "config.yaml"
+    if stored.is_file():
+        return resolve_experiment(interpolate(yaml.safe_load(stored.read_text()) or {}))
 
     path = Path(sub.path)
     if not path.is_file():
@@ -51,13 +62,13 @@ class SubRunsStage(Stage):
         """The sub-runs' names and experiments."""
         from audiolens.engine.config import experiment_dict
 
-        return [[sub.name, experiment_dict(_experiment(sub))] for sub in run.plugin.subruns(run.exp, run.dir)]
+        return [[sub.name, experiment_dict(_experiment(sub, run))] for sub in run.plugin.subruns(run.exp, run.dir)]
 
     def execute(self, run: Run) -> list[str]:
         """Run (or resume) every sub-run in order."""
         written = []
         for sub in run.plugin.subruns(run.exp, run.dir):
-            child = run.subrun(sub.name, _experiment(sub))
+            child = run.subrun(sub.name, _experiment(sub, run))
             child.execute()
             written.append(f"{sub.name}/run.json")
         return [] if run.worker else written

@@ -71,8 +71,12 @@ class TeacherConfig(Config):
 
     Attributes:
         checkpoint: A classification checkpoint of ours (``RUN/checkpoints/best.ckpt``).
-        experiment: An experiment file, trained first in the sub-run ``RUN/teacher/``.
+        experiment: An experiment file, trained first in the sub-run ``RUN/teacher/`` (read once:
+            a resumed run uses ``RUN/teacher/config.yaml``).
         set: ``key=value`` overrides of ``experiment``.
+        sibling: The teacher trained in the sibling sub-run ``RUN/../<sibling>/`` (what the
+            baselines' sub-runs ``RUN/cnn-<loss>/`` get: ``teacher``; a path-free reference, so a
+            run folder can move).
         model: A registry classifier on log-Mel (``resnet38``, ``cnn14``, ``yamnet``) ...
         weights: ... with its official weights (``model.init_checkpoint`` rules, ``strict``).
         features: The model's log-Mel front-end (``{type: logmel, preset: pann}``).
@@ -85,6 +89,7 @@ class TeacherConfig(Config):
     checkpoint: str | None = None
     experiment: str | None = None
     set: list[str] = []
+    sibling: str | None = None
     model: str | None = None
     weights: str | None = None
     features: dict[str, Any] = {"type": "logmel", "preset": "pann"}
@@ -94,7 +99,7 @@ class TeacherConfig(Config):
 
     @model_validator(mode="after")
     def _one_form(self) -> TeacherConfig:
-        forms = [k for k in ("checkpoint", "experiment", "model") if getattr(self, k)]
+        forms = [k for k in ("checkpoint", "experiment", "sibling", "model") if getattr(self, k)]
         if len(forms) != 1:
             raise ParameterError(
                 "task.teacher needs exactly one of checkpoint (a classification checkpoint), experiment (trained "
@@ -198,11 +203,13 @@ class TranscoderPlugin(TaskPlugin):
         teacher = exp.task.teacher
         if teacher.experiment:
             return Path(run_dir) / "teacher" / "checkpoints" / "best.ckpt"
+        if teacher.sibling:
+            return Path(run_dir).parent / teacher.sibling / "checkpoints" / "best.ckpt"
         return Path(teacher.checkpoint) if teacher.checkpoint else None
 
     def _pinned(self, exp: Any, run_dir: Path) -> Any:
-        """``exp`` with an experiment-form teacher replaced by its trained checkpoint."""
-        if not exp.task.teacher.experiment:
+        """``exp`` with a sub-run teacher replaced by its trained checkpoint (at fit and evaluation time only)."""
+        if not (exp.task.teacher.experiment or exp.task.teacher.sibling):
             return exp
         teacher = TeacherConfig(checkpoint=str(self.teacher_checkpoint(exp, run_dir)))
         return exp.model_copy(update={"task": exp.task.model_copy(update={"teacher": teacher})})
@@ -213,12 +220,14 @@ class TranscoderPlugin(TaskPlugin):
         teacher = exp.task.teacher
         if teacher.experiment:
             runs.append(SubRun("teacher", path=teacher.experiment, overrides=tuple(teacher.set), origin="task.teacher"))
-        pinned = self._pinned(exp, run_dir)
+            shared = TeacherConfig(sibling="teacher")
+        else:
+            shared = teacher
         for loss in exp.task.baselines:
-            task = pinned.task.model_copy(update={"loss": loss, "baselines": []})
+            task = exp.task.model_copy(update={"loss": loss, "baselines": [], "teacher": shared})
             if task.monitor == "val_bce" and loss == "mels":
                 task = task.model_copy(update={"monitor": "val_loss"})
-            runs.append(SubRun(f"cnn-{loss}", experiment=pinned.model_copy(update={"task": task})))
+            runs.append(SubRun(f"cnn-{loss}", experiment=exp.model_copy(update={"task": task})))
         return runs
 
     # ------------------------------------------------------------------ training
@@ -232,8 +241,8 @@ class TranscoderPlugin(TaskPlugin):
         config = exp.task.teacher
         if config.checkpoint:
             return Teacher.from_checkpoint(read_checkpoint(config.checkpoint), config.checkpoint)
-        if config.experiment:
-            raise ParameterError("the teacher experiment must be trained first (the subruns stage does it)")
+        if config.experiment or config.sibling:
+            raise ParameterError("a sub-run teacher must be trained first (the subruns stage does it)")
         return Teacher.from_weights(
             config.model,
             config.weights,
@@ -242,8 +251,11 @@ class TranscoderPlugin(TaskPlugin):
             multilabel=config.multilabel,
         )
 
-    def datamodule(self, exp: Any, teacher: Teacher) -> TranscoderData:
-        """Clips decoded at the analysis' rate, split by the ``data`` section's protocol."""
+    def datamodule(self, exp: Any, teacher: Teacher, device: str | None = None) -> TranscoderData:
+        """Clips decoded at the analysis' rate, split by the ``data`` section's protocol.
+
+        ``device``: where the chunks are computed (default: the training device).
+        """
         analysis = exp.features.frontend()
         dataset = build_dataset(exp.data, analysis.sample_rate)
         first = next((r.path for r in dataset.records if r.path is not None), None)
@@ -269,7 +281,7 @@ class TranscoderPlugin(TaskPlugin):
             train_chunks=exp.task.train_chunks,
             batch_size=exp.data.batch_size,
             seed=exp.seed,
-            device=_device(exp),
+            device=device or _device(exp),
         )
         data.indices, data.targets = indices, targets
         return data
@@ -320,7 +332,7 @@ class TranscoderPlugin(TaskPlugin):
 
         best = Path(run_dir) / "checkpoints" / "best.ckpt"
         module = load_checkpoint(best, device)
-        data = self.datamodule(self._pinned(exp, run_dir), module.teacher)
+        data = self.datamodule(self._pinned(exp, run_dir), module.teacher, device)
         if not data.waves.get("test"):
             return None
         result = {
