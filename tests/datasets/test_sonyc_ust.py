@@ -25,6 +25,7 @@ def test_targets_follow_the_baseline_rules(root):
     # train: the union of the citizens' tags; the SONYC-team row (dog) is ignored
     assert by_id["tr_000000"].target == (0, 3) and by_id["tr_000004"].target == (4, 7)
     assert by_id["tr_000001"].target == (1, 4)  # not (1, 4, 7): annotator -1 marked dog
+    assert by_id["tr_000005"].target == (0,)  # 1 + (-1) = 0 for tag 5: summed, as the baseline
     # validate / test: the verified annotation only; the citizen's dog is ignored
     assert by_id["va_000002"].target == (2, 5) and by_id["va_000002"].split == "validation"
     assert by_id["te_000001"].target == (1, 4) and by_id["te_000001"].split == "test"

@@ -262,7 +262,7 @@ def test_evaluate_all_runs_the_downstream_protocol_of_the_dataset(trained, tmp_p
         args = ["--dataset", "sonyc_ust", "--data-root", str(root), "--split", "all", "--out", str(out)]
         assert main(["evaluate", "--checkpoint", ckpt, *args]) == 0
     result = json.loads(out.read_text())
-    assert result["n"] == 28 and "train and validation" in result["downstream"]["protocol"]
+    assert result["n"] == 28 and result["downstream"]["protocol"] == "trained on the train split, scored on the test split"
     for kind in ("true", "pinv", "cnn-logits"):
         scores = result["downstream"][kind]
         assert set(scores) == {"macro_auprc", "micro_f1"} and 0 <= scores["macro_auprc"] <= 1

@@ -8,8 +8,9 @@ Layout (Zenodo releases v2.x, DCASE 2020 task 5): ``<root>/annotations.csv`` wit
 ``<root>/audio/``, ``<root>/<split>/`` or ``<root>/audio-eval/`` (v1 and v2 layouts).
 
 Targets follow the SONYC-UST baseline (``sonyc-project/dcase2020task5-uststc-baseline``,
-``classify.py`` ``get_file_targets``, ``get_subset_split``): a training file's tags are those any
-citizen annotator (``annotator_id > 0``) marked present; a validation or test file's tags are
+``classify.py`` ``get_file_targets``, ``get_subset_split``): a training file's tags are those
+whose presence values summed over the citizen annotators (``annotator_id > 0``) are positive; a
+validation or test file's tags are
 those of the SONYC team's verified annotation (``annotator_id == 0``), and such a file without a
 verified annotation is left out. Splits: ``train``, ``validation`` (the release's ``validate``),
 ``test``; there are no folds.
@@ -49,11 +50,11 @@ def _tag_columns(header: list[str], level: str) -> list[str]:
     return sorted(columns, key=lambda c: tuple(int(g) for g in _FINE.match(c).groups()[:2]))
 
 
-def _present(value: str) -> bool:
+def _value(value: str) -> float:
     try:
-        return float(value) > 0
+        return float(value)
     except ValueError:
-        return False  # empty cells: not annotated
+        return 0.0  # empty cells: not annotated
 
 
 @register_dataset("sonyc_ust", default_folder="sonyc_ust")
@@ -87,11 +88,11 @@ def load_sonyc_ust(
     csv_path = root / "annotations.csv"
     rows = read_csv_table(csv_path, SONYC_UST_REQUIRED_COLUMNS, "sonyc_ust", SONYC_UST_LAYOUT)
     header = list(rows[0][1]) if rows else []
-    columns = [c for c in _tag_columns(header, level) if not c.split("_")[0].endswith("-X")]
+    columns = _tag_columns(header, level)  # the fine pattern leaves out the uncertain X tags
     if not columns:
         raise DataError(f"{csv_path}: no {level} <tag>_presence column; {SONYC_UST_LAYOUT}")
     names = [c.split("_", 1)[1].rsplit("_presence", 1)[0] for c in columns]
-    tags: dict[str, set[int]] = {}
+    counts: dict[str, list[float]] = {}
     split_of: dict[str, str] = {}
     verified: set[str] = set()
     for line, row in rows:
@@ -103,14 +104,16 @@ def load_sonyc_ust(
         except ValueError:
             raise DataError(f"{csv_path}, line {line}: annotator_id {row['annotator_id']!r} is not a number") from None
         split_of[filename] = split
-        tags.setdefault(filename, set())
+        counts.setdefault(filename, [0.0] * len(columns))
         if split == "train" and annotator <= 0:
             continue  # training targets: the citizen annotators
         if split != "train" and annotator != 0:
             continue  # validation / test targets: the verified annotation only
         if split != "train":
             verified.add(filename)
-        tags[filename].update(k for k, column in enumerate(columns) if _present(row[column]))
+        for k, column in enumerate(columns):  # summed raw values, then > 0, as the baseline
+            counts[filename][k] += _value(row[column])
+    tags = {f: {k for k, v in enumerate(c) if v > 0} for f, c in counts.items()}
     records: list[Record] = []
     missing: list[str] = []
     for filename in sorted(tags):

@@ -349,6 +349,8 @@ def make_sonyc_ust(
 
     - train: citizens 101 and 102 (101 marks the first tag, 102 the second) and a SONYC-team
       row (annotator -1) that marks tag 8 (``dog``), which the baseline ignores for training;
+      for file 5, 102's row holds -1 in the first tag's column (the baseline sums raw values:
+      that tag is absent, file 5 carries only its second tag);
     - validate / test: the verified row (annotator 0) with both tags and a citizen row (103)
       that marks ``dog`` as well, which the baseline ignores;
     - one more validate file ``no_verified.wav`` has citizen rows only (left out by the loader).
@@ -383,7 +385,10 @@ def make_sonyc_ust(
             signal = sum(np.sin(2 * np.pi * class_frequency(c) * t) for c in (first, second)) * 0.2
             save_audio(root / "audio" / filename, signal, sample_rate)
             if split == "train":
-                rows += [row(split, filename, 101, {first}), row(split, filename, 102, {second})]
+                second_row = row(split, filename, 102, {second})
+                if k == 5:  # a -1 cell: the baseline sums the raw values, so tag `first` is absent
+                    second_row[-len(coarse) + first] = -1
+                rows += [row(split, filename, 101, {first}), second_row]
                 rows.append(row(split, filename, -1, {7}))
             else:
                 rows += [row(split, filename, 0, {first, second}), row(split, filename, 103, {7})]

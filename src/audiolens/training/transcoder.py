@@ -679,7 +679,9 @@ def downstream_scores(
     Returns:
         Single-label: ``{"accuracy"}`` (the top output, as the authors score UrbanSound8K).
         Multi-label: ``{"macro_auprc"}`` (threshold-free: the mean over classes with a positive
-        test clip of scikit-learn's average precision) and ``{"micro_f1"}`` at threshold 0.5.
+        test clip of scikit-learn's step-wise average precision; the SONYC-UST evaluation code
+        integrates its own interpolated precision-recall curve, so values differ slightly) and
+        ``{"micro_f1"}`` at the paper's threshold 0.5.
     """
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score
     from sklearn.neural_network import MLPClassifier

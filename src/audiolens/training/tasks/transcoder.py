@@ -44,7 +44,7 @@ from audiolens._internal.config import Config, PositiveFloat, PositiveInt
 from audiolens._internal.errors import DataError, ParameterError, unknown_choice
 from audiolens._internal.paths import atomic_open
 from audiolens.datasets import create_dataset, list_datasets
-from audiolens.models import is_model, list_models, model_input_kinds
+from audiolens.models import is_model, list_models, model_default_cfg, model_input_kinds
 from audiolens.training.data import build_dataset, decode_all, split_indices
 from audiolens.training.evaluate import EvaluateEntry, select_split
 from audiolens.training.tasks import SubRun, TaskPlugin, read_checkpoint, register_task
@@ -79,7 +79,8 @@ class TeacherConfig(Config):
             run folder can move).
         model: A registry classifier on log-Mel (``resnet38``, ``cnn14``, ``yamnet``) ...
         weights: ... with its official weights (``model.init_checkpoint`` rules, ``strict``).
-        features: The model's log-Mel front-end (``{type: logmel, preset: pann}``).
+        features: The model's log-Mel front-end (default: the model's preset, ``{type: logmel,
+            preset: yamnet}`` for YAMNet, ``pann`` for the others).
         labels: A CSV of class names (AudioSet's ``class_labels_indices.csv``: the
             ``display_name`` column; otherwise the first column), or ...
         num_classes: ... the number of classes (names ``class_0`` ...).
@@ -92,7 +93,7 @@ class TeacherConfig(Config):
     sibling: str | None = None
     model: str | None = None
     weights: str | None = None
-    features: dict[str, Any] = {"type": "logmel", "preset": "pann"}
+    features: dict[str, Any] | None = None
     labels: str | None = None
     num_classes: PositiveInt | None = None
     multilabel: bool = True
@@ -243,10 +244,11 @@ class TranscoderPlugin(TaskPlugin):
             return Teacher.from_checkpoint(read_checkpoint(config.checkpoint), config.checkpoint)
         if config.experiment or config.sibling:
             raise ParameterError("a sub-run teacher must be trained first (the subruns stage does it)")
+        preset = model_default_cfg(config.model).get("preset", "pann")
         return Teacher.from_weights(
             config.model,
             config.weights,
-            features=config.features,
+            features=config.features or {"type": "logmel", "preset": preset},
             class_names=_class_names(config),
             multilabel=config.multilabel,
         )
@@ -363,8 +365,8 @@ class TranscoderPlugin(TaskPlugin):
         """One transcoder checkpoint and PINV on the entry's dataset and split (whole clips, in chunks).
 
         With ``split: all`` on labelled data, also the downstream head by the dataset's protocol
-        (folds: leave one fold out, e.g. UrbanSound8K's 10 folds; official splits: train +
-        validation -> test, e.g. SONYC-UST), under ``"downstream"``.
+        (folds: leave one fold out, e.g. UrbanSound8K's 10 folds; official splits: train -> test,
+        e.g. SONYC-UST, as the paper's 4.4), under ``"downstream"``.
 
         Raises:
             ParameterError: Several checkpoints (transcoders are not ensembled).
@@ -457,7 +459,7 @@ def _downstream_dataset(
     """The downstream head on a whole dataset, by its protocol (``None`` when it has none).
 
     Folds (UrbanSound8K): leave one fold out, the mean over folds (and each fold's score);
-    official splits (SONYC-UST): trained on train + validation, scored on test.
+    official splits (SONYC-UST): trained on the train split, scored on test (the paper's 4.4).
     """
     features = _kind_features(module, {}, chunks)
     folds = [r.fold for r in records]
@@ -476,10 +478,10 @@ def _downstream_dataset(
         scores["protocol"] = f"leave one fold out over folds {sorted(set(folds))}"
     elif "test" in splits and "train" in splits:
         test = torch.tensor([s == "test" for s in splits])
-        train = torch.tensor([s in ("train", "validation") for s in splits])
+        train = torch.tensor([s == "train" for s in splits])
         for kind, x in features.items():
             scores[kind] = downstream_scores(x[train], targets[train], x[test], targets[test], seed=seed)
-        scores["protocol"] = "trained on the train and validation splits, scored on the test split"
+        scores["protocol"] = "trained on the train split, scored on the test split"
     else:
         return None
     scores["head"] = _HEAD
