@@ -262,7 +262,8 @@ def test_evaluate_all_runs_the_downstream_protocol_of_the_dataset(trained, tmp_p
         args = ["--dataset", "sonyc_ust", "--data-root", str(root), "--split", "all", "--out", str(out)]
         assert main(["evaluate", "--checkpoint", ckpt, *args]) == 0
     result = json.loads(out.read_text())
-    assert result["n"] == 28 and result["downstream"]["protocol"] == "trained on the train split, scored on the test split"
+    assert result["n"] == 28
+    assert result["downstream"]["protocol"] == "trained on the train split, scored on the test split"
     for kind in ("true", "pinv", "cnn-logits"):
         scores = result["downstream"][kind]
         assert set(scores) == {"macro_auprc", "micro_f1"} and 0 <= scores["macro_auprc"] <= 1
@@ -274,3 +275,19 @@ def test_evaluate_all_runs_the_downstream_protocol_of_the_dataset(trained, tmp_p
     per_fold = downstream["true"]["per_fold"]
     assert len(per_fold) == 5
     assert downstream["true"]["accuracy"] == pytest.approx(sum(v["accuracy"] for v in per_fold.values()) / 5)
+
+
+def test_hybrid_loss_on_multi_chunk_clips_with_a_checkpoint_teacher(trained, tmp_path):
+    _, _, run = trained
+    teacher = {"checkpoint": str(run / "teacher" / "checkpoints" / "best.ckpt")}
+    config = _transcoder(teacher, loss="hybrid", hybrid_p=0.5, logit_scale=10.0, train_chunks=1)
+    config["data"] = {**DATA, "kwargs": {**DATA["kwargs"], "duration": 2.5}}
+    path = tmp_path / "hybrid.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    result = json.loads((out / "eval" / "test.json").read_text())
+    assert result["loss"] == "hybrid" and result["n"] == 8 and result["n_chunks"] == 16  # two 1 s chunks per clip
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert history[0]["train_loss"] > 0 and "val_bce" in history[0] and "val_mel_mse" in history[0]
+    assert not (out / "teacher").exists() and not (out / "cnn-mels").exists()

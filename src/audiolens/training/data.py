@@ -329,6 +329,16 @@ def decode_all(dataset: AudioDataset, *, use_cache: bool = True) -> tuple[list[t
     return waves, dataset.sample_rate
 
 
+def dataset_targets(dataset: AudioDataset, indices: Sequence[int]) -> torch.Tensor:
+    """Targets of ``indices``: class indices ``(N,)``, 0/1 vectors ``(N, C)`` or ``-1`` ``(N,)`` (unlabelled)."""
+    records = dataset.records
+    if dataset.target_type == "multilabel":
+        if not indices:
+            return torch.zeros(0, len(dataset.class_names))
+        return torch.stack([dataset.target_vector(records[i].target) for i in indices])
+    return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
+
+
 class WaveformDataset(Dataset):
     """Fixed-length waveform clips and targets, held in memory.
 
@@ -474,13 +484,8 @@ class AudioDataModule(L.LightningDataModule):
         return self.dataset.target_type
 
     def targets(self, indices: Sequence[int]) -> torch.Tensor:
-        """Targets of records ``indices``: class indices ``(N,)``, 0/1 vectors ``(N, C)`` or ``-1`` ``(N,)``."""
-        records = self.dataset.records
-        if self.dataset.target_type == "multilabel":
-            if not indices:
-                return torch.zeros(0, len(self.class_names))
-            return torch.stack([self.dataset.target_vector(records[i].target) for i in indices])
-        return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
+        """Targets of records ``indices`` (:func:`dataset_targets`)."""
+        return dataset_targets(self.dataset, indices)
 
     def class_counts(self) -> list[int]:
         """Training examples per class (multi-label: positives per class; unlabelled: ``[]``)."""

@@ -45,7 +45,7 @@ from audiolens._internal.errors import DataError, ParameterError, unknown_choice
 from audiolens._internal.paths import atomic_open
 from audiolens.datasets import create_dataset, list_datasets
 from audiolens.models import is_model, list_models, model_default_cfg, model_input_kinds
-from audiolens.training.data import build_dataset, decode_all, split_indices
+from audiolens.training.data import build_dataset, dataset_targets, decode_all, split_indices
 from audiolens.training.evaluate import EvaluateEntry, select_split
 from audiolens.training.tasks import SubRun, TaskPlugin, read_checkpoint, register_task
 from audiolens.training.transcoder import (
@@ -405,15 +405,8 @@ class TranscoderPlugin(TaskPlugin):
 
 
 def _targets(dataset: Any, indices: list[int]) -> torch.Tensor | None:
-    """Class indices ``(n,)`` or 0/1 vectors ``(n, K)`` of ``indices`` (``None``: unlabelled data)."""
-    if dataset.target_type == "none":
-        return None
-    records = dataset.records
-    if dataset.target_type == "multilabel":
-        if not indices:
-            return torch.zeros(0, len(dataset.class_names))
-        return torch.stack([dataset.target_vector(records[i].target) for i in indices])
-    return torch.as_tensor([records[i].target for i in indices], dtype=torch.long)
+    """Targets of ``indices`` (:func:`~audiolens.training.data.dataset_targets`; ``None``: unlabelled data)."""
+    return None if dataset.target_type == "none" else dataset_targets(dataset, indices)
 
 
 _HEAD = "Linear(n_classes, 100) - ReLU - Linear(100, K) on clip-averaged teacher outputs"
