@@ -291,3 +291,18 @@ def test_hybrid_loss_on_multi_chunk_clips_with_a_checkpoint_teacher(trained, tmp
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert history[0]["train_loss"] > 0 and "val_bce" in history[0] and "val_mel_mse" in history[0]
     assert not (out / "teacher").exists() and not (out / "cnn-mels").exists()
+
+
+def test_the_report_states_the_caveat_of_audio_resampled_up(trained):
+    from audiolens.report.page import Page
+    from audiolens.report.transcoder import transcoder_section
+
+    _, _, run = trained
+    result = json.loads((run / "eval" / "test.json").read_text())
+    assert result["stored_sample_rate"] is None and result["analysis_sample_rate"] == 32000  # generated audio
+    page = Page(run, plots=False)
+    page.json = lambda name: result
+    assert "Caveat" not in transcoder_section(page)
+    result.update(stored_sample_rate=16000)
+    html = transcoder_section(page)
+    assert "stored at 16000 Hz and resampled up to the analysis' 32000 Hz" in html and "8000 Hz" in html

@@ -44,6 +44,13 @@ def transcoder_section(page: Page) -> str | None:
         "clip over 1 s chunks: PtoPa-FC is the fraction of clips whose top class is preserved, KL the authors' "
         "per-class KL divergence (lower is better); Mel MSE in the target's log units squared.</p>" + table(rows)
     )
+    stored, analysis = result.get("stored_sample_rate"), result.get("analysis_sample_rate")
+    if stored and analysis and stored < analysis:
+        body += (
+            f"<p><b>Caveat:</b> the audio is stored at {stored} Hz and resampled up to the analysis' {analysis} Hz: "
+            f"third-octave bands and Mel bands above {stored / 2:.0f} Hz carry no signal (they sit at the floor), "
+            "so these numbers do not compare directly with full-band recordings.</p>"
+        )
     downstream = result.get("downstream")
     if downstream:
         rows = [{"teacher input": kind, **scores} for kind, scores in downstream.items() if isinstance(scores, dict)]

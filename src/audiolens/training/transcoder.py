@@ -192,20 +192,31 @@ _SPEC_KEYS = ("model", "class_names", "model_kwargs", "features", "multilabel")
 
 
 # ---------------------------------------------------------------------- chunks
-def warn_if_upsampled(path: str | Path | None, sample_rate: int, what: str) -> None:
-    """Warn when the audio file ``path`` is stored below ``sample_rate`` Hz.
+def warn_if_upsampled(
+    paths: str | Path | Sequence[str | Path | None] | None, sample_rate: int, what: str
+) -> int | None:
+    """Warn when audio files are stored below ``sample_rate`` Hz; return their lowest stored rate.
 
-    It is resampled up, so the bands above its Nyquist frequency sit at the level floor.
+    Up to 200 files, spread over ``paths``, are inspected (headers only). Audio stored below the
+    analysis rate is resampled up, so the bands above its Nyquist frequency sit at the level floor.
+    Returns ``None`` without files (generated data).
     """
-    if path is None:
-        return
-    native = audio_info(path).samplerate
-    if native < sample_rate:
+    if paths is None or isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = [p for p in paths if p is not None]
+    if not files:
+        return None
+    step = max(1, len(files) // 200)
+    rates = {path: audio_info(path).samplerate for path in files[::step]}
+    lowest = min(rates.values())
+    if lowest < sample_rate:
+        path = min(rates, key=rates.get)
         warnings.warn(
-            f"{what}: {path} is stored at {native} Hz, below the third-octave analysis' {sample_rate} Hz; it is "
-            f"resampled up, so the bands above {native / 2:.0f} Hz sit at the level floor",
+            f"{what}: {path} is stored at {lowest} Hz, below the third-octave analysis' {sample_rate} Hz; it is "
+            f"resampled up, so the bands above {lowest / 2:.0f} Hz sit at the level floor",
             stacklevel=2,
         )
+    return lowest
 
 
 def chunk_counts(n_samples: Sequence[int], sample_rate: int, chunk_seconds: float) -> list[int]:

@@ -260,8 +260,8 @@ class TranscoderPlugin(TaskPlugin):
         """
         analysis = exp.features.frontend()
         dataset = build_dataset(exp.data, analysis.sample_rate)
-        first = next((r.path for r in dataset.records if r.path is not None), None)
-        warn_if_upsampled(first, analysis.sample_rate, f"dataset {dataset.name!r}")
+        paths = [r.path for r in dataset.records]
+        native = warn_if_upsampled(paths, analysis.sample_rate, f"dataset {dataset.name!r}")
         indices = split_indices(
             dataset,
             test_folds=exp.data.test_folds,
@@ -285,7 +285,7 @@ class TranscoderPlugin(TaskPlugin):
             seed=exp.seed,
             device=device or _device(exp),
         )
-        data.indices, data.targets = indices, targets
+        data.indices, data.targets, data.native_rate = indices, targets, native
         return data
 
     def build(self, exp: Any) -> tuple[L.LightningModule, L.LightningDataModule]:
@@ -340,6 +340,7 @@ class TranscoderPlugin(TaskPlugin):
         result = {
             **_scores(module, data.split("test")),
             "loss": module.loss_name,
+            **_rates(data.native_rate, data.sample_rate),
             "checkpoints": [str(best)],
             "dataset": exp.data.name,
             "split": "test",
@@ -381,7 +382,7 @@ class TranscoderPlugin(TaskPlugin):
         indices = select_split(dataset, entry.split)
         if not indices:
             raise DataError(f"split {entry.split!r} of {entry.name!r} has no clips")
-        warn_if_upsampled(dataset.records[indices[0]].path, rate, f"dataset {entry.name!r}")
+        native = warn_if_upsampled([dataset.records[i].path for i in indices], rate, f"dataset {entry.name!r}")
         waves = [dataset.load_waveform(i)[0] for i in indices]
         chunks = prepare_chunks(
             waves, rate, module.analysis, module.teacher, chunk_seconds=module.hparams.chunk_seconds, device=device
@@ -396,12 +397,18 @@ class TranscoderPlugin(TaskPlugin):
         return {
             **_scores(module, chunks),
             **extra,
+            **_rates(native, rate),
             "loss": module.loss_name,
             "checkpoints": [str(c) for c in checkpoints],
             "dataset": entry.name,
             "data_root": entry.root,
             "split": entry.split,
         }
+
+
+def _rates(native: int | None, analysis: int) -> dict[str, Any]:
+    """``{"stored_sample_rate", "analysis_sample_rate"}``: the report's caveat for audio resampled up."""
+    return {"stored_sample_rate": native, "analysis_sample_rate": analysis}
 
 
 def _targets(dataset: Any, indices: list[int]) -> torch.Tensor | None:
