@@ -360,3 +360,26 @@ def test_several_settings_skip_per_setting_and_higher_dimensional_inputs():
         kde_tile_plan(zt, None, noise_variance=0.0)
     with pytest.raises(ParameterError, match="block_size"):
         kde_tile_plan(zt, None, block_size=0)
+
+
+def test_no_ordering_when_even_the_diameter_cannot_be_skipped(monkeypatch):
+    import importlib
+
+    mi = importlib.import_module("audiolens.functional.mutual_information")
+    z, labels = _clusters(n=400, d=10, spread=0.05)
+    z = z * 0.05  # a compact cloud: its diameter keeps every kernel value far above 1e-300
+    radius = np.sqrt(((z - z.mean(0)) ** 2).sum(1)).max()
+    assert (2 * radius) ** 2 / (2 * 0.1) < -math.log(1e-300)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tiles were ordered although none can be skipped")
+
+    monkeypatch.setattr(mi, "_coherent_tiles", refuse)
+    zt, yt = torch.from_numpy(z), torch.from_numpy(labels)
+    assert kde_tile_plan(zt, yt, noise_variance=0.1, block_size=64) == 0.0
+    (ours,) = kde_estimates(zt, yt, noise_variances=(0.1,), unit="nats", block_size=64, warn_saturation=False)
+    ref_xz, ref_zy = (math.log(2) * v for v in _naive(z, labels, 0.1, 2.0))
+    assert abs(ours.i_xz - ref_xz) <= 1e-12 and abs(ours.i_zy - ref_zy) <= 1e-12
+    # spread far apart, the same points are ordered (and some tiles skipped)
+    monkeypatch.undo()
+    assert kde_tile_plan(zt * 200, yt, noise_variance=0.1, block_size=64) > 0.0

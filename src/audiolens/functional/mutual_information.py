@@ -298,7 +298,7 @@ def _kde(
         block_size = _BLOCK_EDGE
     block_size = min(n, block_size)
     scales = [-1.0 / (_BOUND_FACTOR[b] * v) for b, v in settings]
-    if skip_tiles:
+    if skip_tiles and _may_skip(z, min(_BOUND_FACTOR[b] * v for b, v in settings)):
         # Sums over rows do not depend on the order of the points: order them so that tiles are
         # compact (by class, then along the principal axis) and skip what cannot count.
         order, tiles = _coherent_tiles(z, labels, block_size)
@@ -480,6 +480,16 @@ def _tile_gaps(z: torch.Tensor, tiles: list[tuple[int, int]]) -> torch.Tensor:
     return gap.cpu()
 
 
+def _may_skip(z: torch.Tensor, width: float) -> bool:
+    """Whether any tile could be skipped at kernel width ``width``: ``False`` when even the diameter cannot.
+
+    Every pairwise squared distance of the centred points is at most ``(2 max |z_i|)^2``; when that
+    keeps ``exp(-D / width)`` above 1e-300, no tile can be skipped and ordering them would be wasted.
+    """
+    radius_sq = float((z * z).sum(dim=1).max()) if z.shape[0] else 0.0
+    return 4.0 * radius_sq / width > -math.log(_NEGLIGIBLE)
+
+
 def _negligible(gaps: torch.Tensor, width: float) -> torch.Tensor:
     """``(T, T)`` bool: tiles whose every kernel value ``exp(-D / width)`` is below 1e-300 (never the diagonal)."""
     skip = gaps / width > -math.log(_NEGLIGIBLE)
@@ -506,6 +516,9 @@ def kde_tile_plan(
     skips it. Tiles are counted over the ones the symmetric pass visits (on and above the
     diagonal).
 
+    When even the diameter of the points (twice the largest distance from their mean) keeps
+    every kernel value above ``1e-300``, nothing is ordered and nothing is skipped.
+
     Returns:
         The skipped fraction in ``[0, 1)`` (0 when no tile can be skipped).
 
@@ -522,6 +535,8 @@ def kde_tile_plan(
     z = z.double()
     z = z - z.mean(dim=0, keepdim=True)
     block_size = min(z.shape[0], block_size or _BLOCK_EDGE)
+    if not _may_skip(z, _BOUND_FACTOR[bound] * float(noise_variance)):
+        return 0.0
     order, tiles = _coherent_tiles(z, labels, block_size)
     skip = _negligible(_tile_gaps(z[order], tiles), _BOUND_FACTOR[bound] * float(noise_variance))
     visited = torch.ones_like(skip).triu()
