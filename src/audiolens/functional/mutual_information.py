@@ -321,6 +321,11 @@ def _kde(
     # below that (near-duplicates, collapsed classes far from the mean) are recomputed exactly.
     tolerance = 8.0 * z.shape[1] * torch.finfo(dtype).eps
     kern_buf = torch.empty(block_size, block_size, dtype=dtype, device=z.device)
+    dist_buf = torch.empty(block_size * block_size, dtype=dtype, device=z.device)
+    # one GEMM gives the whole distance: [z_i, |z_i|^2, 1] . [-2 z_j, 1, |z_j|^2] (no broadcast passes)
+    ones = torch.ones_like(sq)[:, None]
+    left = torch.cat([z, sq[:, None], ones], dim=1)
+    right = torch.cat([-2.0 * z, ones, sq[:, None]], dim=1)
     # K is symmetric: visit the tiles (I, J) with J >= I once and credit row sums to I and
     # column sums to J, which halves the distance products and the exponentials.
     for ti, (i0, i1) in enumerate(tiles):
@@ -328,8 +333,8 @@ def _kde(
             j0, j1 = tiles[tj]
             if skip is not None and bool(skip[:, ti, tj].all()):
                 continue
-            dist = torch.addmm(sq[None, j0:j1], z[i0:i1], z[j0:j1].T, alpha=-2.0)
-            dist.add_(sq[i0:i1, None])  # (Bi, Bj) squared distances
+            dist = dist_buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
+            torch.mm(left[i0:i1], right[j0:j1].T, out=dist)  # (Bi, Bj) squared distances
             lowest, highest = (float(v) for v in torch.aminmax(dist))
             # negative values (rounding) are within the cancellation bound: recomputed exactly here
             _exact_small_distances(dist, z, sq, i0, j0, tolerance, lowest)
