@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -306,3 +307,21 @@ def test_the_report_states_the_caveat_of_audio_resampled_up(trained):
     result.update(stored_sample_rate=16000)
     html = transcoder_section(page)
     assert "stored at 16000 Hz and resampled up to the analysis' 32000 Hz" in html and "8000 Hz" in html
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"data": {**DATA, "test_folds": [4]}}, "test_folds=\\[4\\] but this run tests on \\[5\\]"),
+        ({"features": {"type": "mrmf", "preset": "cat", "hop_ms": 20.0}, "model": {"name": "cat_tiny"}}, "log-Mel"),
+        ({"data": {**DATA, "test_folds": [4, 5]}}, "cross-validation"),
+    ],
+)
+def test_a_teacher_experiment_that_cannot_serve_is_refused_before_training(tmp_path, capsys, change, match):
+    teacher = tmp_path / "teacher.yaml"
+    teacher.write_text(yaml.safe_dump({**TEACHER, **change}))
+    path = tmp_path / "transcoder.yaml"
+    path.write_text(yaml.safe_dump(_transcoder({"experiment": str(teacher)})))
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert re.search(match, capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()

@@ -66,9 +66,12 @@ class SubRunsStage(Stage):
 
     def execute(self, run: Run) -> list[str]:
         """Run (or resume) every sub-run in order."""
+        subs = [(sub, _experiment(sub, run)) for sub in run.plugin.subruns(run.exp, run.dir)]
+        for sub, exp in subs:  # every sub-run is checked before the first one trains
+            run.plugin.check_subrun(run.exp, sub.name, exp)
         written = []
-        for sub in run.plugin.subruns(run.exp, run.dir):
-            child = run.subrun(sub.name, _experiment(sub, run))
+        for sub, exp in subs:
+            child = run.subrun(sub.name, exp)
             child.execute()
             written.append(f"{sub.name}/run.json")
         return [] if run.worker else written

@@ -140,6 +140,13 @@ class TaskPlugin:
         """
         return []
 
+    def check_subrun(self, exp: Any, name: str, sub: Any) -> None:
+        """Check the resolved experiment ``sub`` of sub-run ``name`` before any sub-run starts (default: none).
+
+        Raises:
+            ParameterError: A sub-run that cannot serve this run (named, with the fix).
+        """
+
     def fold_experiment(self, exp: Any, fold: int) -> Any:
         """The experiment of the sub-run that holds out ``fold`` (default: ``data.test_folds=[fold]``)."""
         data = exp.data.model_copy(update={"test_folds": [fold], "split": "auto"})

@@ -231,6 +231,27 @@ class TranscoderPlugin(TaskPlugin):
             runs.append(SubRun(f"cnn-{loss}", experiment=exp.model_copy(update={"task": task})))
         return runs
 
+    def check_subrun(self, exp: Any, name: str, sub: Any) -> None:
+        """The teacher sub-run: one classification run on log-Mel that never trains on this run's test clips."""
+        if name != "teacher":
+            return
+        where = "task.teacher.experiment"
+        if sub.task.type != "classification":
+            raise ParameterError(f"{where}: the teacher must be a classification experiment, got {sub.task.type!r}")
+        if sub.features.kind != "logmel":
+            raise ParameterError(
+                f"{where}: the teacher must classify log-Mel (features.type: logmel), got {sub.features.type!r}"
+            )
+        if _is_cross_validation(sub):
+            raise ParameterError(f"{where}: the teacher must be one run, not a cross-validation; set one test fold")
+        same_data = (sub.data.name, sub.data.root, sub.data.kwargs) == (exp.data.name, exp.data.root, exp.data.kwargs)
+        if same_data and (sub.data.test_folds or None) != (exp.data.test_folds or None):
+            raise ParameterError(
+                f"{where}: the teacher holds out data.test_folds={sub.data.test_folds} but this run tests on "
+                f"{exp.data.test_folds}; a teacher trained on the transcoder's test clips would flatter it. Use the "
+                "same test folds"
+            )
+
     # ------------------------------------------------------------------ training
     def teacher(self, exp: Any) -> Teacher:
         """The frozen teacher of ``exp`` (checkpoint or official-weights form).
@@ -404,6 +425,13 @@ class TranscoderPlugin(TaskPlugin):
             "data_root": entry.root,
             "split": entry.split,
         }
+
+
+def _is_cross_validation(sub: Any) -> bool:
+    """Whether the classification experiment ``sub`` is a cross-validation (several folds or LOSO)."""
+    from audiolens.training.tasks import TASKS
+
+    return bool(TASKS.get(sub.task.type)().cv_folds(sub))
 
 
 def _rates(native: int | None, analysis: int) -> dict[str, Any]:
