@@ -53,7 +53,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("transcoder")
     (tmp / "teacher.yaml").write_text(yaml.safe_dump(TEACHER))
     config = tmp / "transcoder.yaml"
-    config.write_text(yaml.safe_dump(_transcoder({"experiment": "teacher.yaml"}, baselines=["mels"])))
+    config.write_text(yaml.safe_dump(_transcoder({"experiment": "teacher.yaml"}, baselines=["mels"], init_from="mels")))
     run = tmp / "run"
     cwd = os.getcwd()
     os.chdir(tmp)  # the teacher's experiment path is relative to the working directory
@@ -75,6 +75,9 @@ def test_teacher_and_baseline_sub_runs_are_complete_run_folders(trained):
     assert mels["loss"] == "mels" and mels["teacher"]["sibling"] == "teacher"  # path-free: the folder can move
     stages = json.loads((run / "run.json").read_text())["stages"]
     assert stages["subruns"]["status"] == "done" and stages["train"]["status"] == "done"
+    assert mels["init_from"] is None  # the baseline itself starts from scratch
+    init = json.loads((run / "init_checkpoint.json").read_text())  # CNN-logits starts from CNN-mels (init_from)
+    assert init["path"] == str(run / "cnn-mels" / "checkpoints" / "best.ckpt") and not init["missing"]
 
 
 def test_results_have_the_table_2_keys_for_cnn_pinv_and_baselines(trained):
@@ -146,6 +149,7 @@ def test_a_checkpoint_of_another_task_is_not_a_teacher(trained, tmp_path, capsys
         ({"checkpoint": "a.ckpt"}, {"loss": "mels", "baselines": ["mels"]}, "repeats"),
         ({"checkpoint": "a.ckpt"}, {"loss": "mels", "monitor": "val_bce"}, "val_bce"),
         ({"checkpoint": "a.ckpt"}, {"loss": "kl"}, "loss"),
+        ({"checkpoint": "a.ckpt"}, {"init_from": "mels"}, "not a trained baseline"),
     ],
 )
 def test_bad_task_sections_are_refused(tmp_path, teacher, task, match):

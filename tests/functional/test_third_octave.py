@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiolens import ParameterError
+from audiolens import DataError, ParameterError
 from audiolens.functional.third_octave import (
     THIRD_OCTAVE_PRESETS,
     get_third_octave_preset,
@@ -18,6 +18,12 @@ NOMINAL = [20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500,
            2000, 2500, 3150, 4000, 5000, 6300, 8000, 10000, 12500]  # fmt: skip
 
 
+# IEC 61260-1:2014 exact base-10 mid-band frequencies fm = 1000 * 10^(x/10), as tabulated (table E.1).
+EXACT = [19.953, 25.119, 31.623, 39.811, 50.119, 63.096, 79.433, 100.00, 125.89, 158.49, 199.53, 251.19, 316.23,
+         398.11, 501.19, 630.96, 794.33, 1000.0, 1258.9, 1584.9, 1995.3, 2511.9, 3162.3, 3981.1, 5011.9, 6309.6,
+         7943.3, 10000.0, 12589.0]  # fmt: skip
+
+
 def test_bands_are_iec_61260_base_10():
     centres, lower, upper = third_octave_bands(20.0, 12500.0)
     assert len(centres) == 29 and centres[17].item() == 1000.0
@@ -26,6 +32,10 @@ def test_bands_are_iec_61260_base_10():
     np.testing.assert_allclose((upper / lower).numpy(), 10**0.1, rtol=1e-12)  # a third of a decade-octave
     np.testing.assert_allclose(np.sqrt((lower * upper).numpy()), centres.numpy(), rtol=1e-12)  # geometric mean
     np.testing.assert_allclose(upper[:-1].numpy(), lower[1:].numpy(), rtol=1e-12)  # contiguous
+    # the standard's exact base-10 mid-band frequencies (5 significant digits) and band edges
+    np.testing.assert_allclose(centres.numpy(), EXACT, rtol=5e-5)
+    assert lower[17].item() == pytest.approx(891.25, rel=1e-5) and upper[17].item() == pytest.approx(1122.02, rel=1e-5)
+    assert lower[0].item() == pytest.approx(17.783, rel=1e-4) and upper[-1].item() == pytest.approx(14125.4, rel=1e-5)
     with pytest.raises(ParameterError):
         third_octave_bands(0.0, 100.0)
 
@@ -71,6 +81,13 @@ def test_1khz_sine_lands_in_band_17_at_the_authors_level(preset):
     np.testing.assert_allclose(levels.numpy(), _authors_level(x, config), atol=1e-6)
 
 
+def test_half_precision_is_computed_in_float32():
+    x = torch.randn(2, 32000, generator=torch.Generator().manual_seed(1)) * 0.1
+    half = third_octave_spectrogram(x.half(), 32000)
+    assert half.dtype == torch.float32
+    torch.testing.assert_close(half, third_octave_spectrogram(x.half().float(), 32000))
+
+
 def test_frames_floor_batch_and_device_dtype():
     config = get_third_octave_preset("cense")
     assert config.n_frames(32000) == 8 and config.frame_rate == 8.0
@@ -92,6 +109,8 @@ def test_band_matrix_shares_one_bin_between_neighbours():
 
 
 def test_bad_input():
+    with pytest.raises(DataError, match="NaN or Inf"):
+        third_octave_spectrogram(torch.tensor([0.0, float("nan")]).repeat(16000), 32000)
     with pytest.raises(ParameterError, match="resample"):
         third_octave_spectrogram(torch.randn(16000), 16000)
     with pytest.raises(ParameterError, match="third-octave preset"):

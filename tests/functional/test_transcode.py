@@ -1,3 +1,5 @@
+import math
+
 import librosa
 import numpy as np
 import pytest
@@ -91,3 +93,41 @@ def test_ptopa_fc_and_kl_as_the_authors_compute_them():
         ptopa_fc(model[:, :2], oracle)
     with pytest.raises(ParameterError, match="sigmoid or softmax"):
         teacher_kl(model - 0.5, oracle)
+
+
+def test_softmax_bce_equals_torch_bce_and_keeps_its_gradient_when_saturated():
+    from audiolens.functional import softmax_bce
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 50, generator=g, dtype=torch.float64) * 3
+    target = torch.softmax(torch.randn(8, 50, generator=g, dtype=torch.float64), dim=-1)
+    expected = torch.nn.functional.binary_cross_entropy(torch.softmax(logits, dim=-1), target)
+    assert softmax_bce(logits, target).item() == pytest.approx(expected.item(), rel=1e-12)
+    # saturated: the top class at p = 1 - 1e-40 and the rest far below any clamp
+    far = torch.zeros(2, 50, dtype=torch.float64)
+    far[:, 0] = 100.0
+    far.requires_grad_(True)
+    loss = softmax_bce(far, target[:2])
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(far.grad).all()
+    # d/dz_0 of the mean BCE is positive (lowering the top logit helps) and not vanishing
+    assert far.grad[:, 0].min() > 1e-3
+    clamped = far.detach().clone().requires_grad_(True)
+    probs = torch.softmax(clamped, dim=-1).clamp(1e-7, 1 - 1e-7)
+    torch.nn.functional.binary_cross_entropy(probs, target[:2]).backward()
+    assert clamped.grad.abs().max() == 0  # the clamped form this replaces is stuck there
+    # float32 through saturation (p_top = 1 to float32 from a ~ 17 on) equals float64: no jump
+    a = torch.linspace(5, 60, 111, dtype=torch.float64)
+    sweep = torch.zeros(111, 50, dtype=torch.float64)
+    sweep[:, 0] = a
+    tgt = target[:1].expand(111, 50)
+    per64 = torch.stack([softmax_bce(row[None], t[None]) for row, t in zip(sweep, tgt)])
+    per32 = torch.stack([softmax_bce(row[None].float(), t[None].float()) for row, t in zip(sweep, tgt)])
+    torch.testing.assert_close(per32.double(), per64, rtol=1e-5, atol=0)
+    # independent float64 reference of log(1 - p_top): log(sum_{j != 0} e^{z_j}) - log(sum_j e^{z_j})
+    rest = (1 - tgt[:, 1:]) * torch.log1p(-torch.softmax(sweep, -1)[:, 1:])
+    ref = -(tgt * torch.log_softmax(sweep, -1)).mean(-1) - rest.sum(-1) / 50
+    ref -= (1 - tgt[:, 0]) * (math.log(49.0) - torch.logsumexp(sweep, -1)) / 50
+    torch.testing.assert_close(per64, ref, rtol=1e-10, atol=0)
+    with pytest.raises(ParameterError, match="batch, n_classes"):
+        softmax_bce(logits[:, :3], target)

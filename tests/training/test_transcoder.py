@@ -232,8 +232,9 @@ def test_official_weights_teacher_loads_strictly_and_names_a_renamed_key(tmp_pat
     renamed = dict(state)
     renamed["classifier.kernel"] = renamed.pop("classifier.weight")
     torch.save(renamed, path)
-    with pytest.raises(ParameterError, match="classifier.weight"):
+    with pytest.raises(ParameterError, match="classifier.weight") as info:
         Teacher.from_weights("yamnet", path, features=features, class_names=names)
+    assert str(info.value).startswith("task.teacher.weights") and "task.teacher.labels" in str(info.value)
 
 
 def test_yamnet_targets_are_one_096_s_patch_per_second_in_training_and_transcoding():

@@ -43,6 +43,7 @@ from audiolens.functional.transcode import (
     pinv_transcode,
     ptopa_fc,
     ptopa_fc_per_class,
+    softmax_bce,
     target_frames,
     teacher_kl,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "spectrogram",
     "stft",
     "target_frames",
+    "softmax_bce",
     "teacher_kl",
     "third_octave_band_matrix",
     "third_octave_bands",

@@ -50,7 +50,7 @@ import scipy.signal
 import torch
 
 from audiolens._internal.checks import positive_int, replace_fields
-from audiolens._internal.errors import ParameterError, unknown_choice
+from audiolens._internal.errors import DataError, ParameterError, unknown_choice
 from audiolens.functional.spectral import _check_waveform
 
 __all__ = [
@@ -246,14 +246,20 @@ def third_octave_spectrogram(
 
     Returns:
         ``(..., n_bands, n_frames)`` levels in dB (``10 log10(rms^2) + db_offset``, floored at
-        ``10 log10(amin) + db_offset``).
+        ``10 log10(amin) + db_offset``); float32 for half-precision input (computed in float32:
+        the FFT has no half-precision CPU kernel and ``|X|^2`` overflows float16).
 
     Raises:
         ParameterError: Unknown preset, a sample rate other than the preset's, a non-float or
             empty input.
+        DataError: NaN or Inf samples.
     """
     config = get_third_octave_preset(preset) if isinstance(preset, str) else preset
     _check_waveform(waveform)
+    if waveform.dtype in (torch.float16, torch.bfloat16):
+        waveform = waveform.float()
+    if not bool(torch.isfinite(waveform).all()):
+        raise DataError("waveform contains NaN or Inf samples; third-octave levels of them are undefined")
     if sample_rate != config.sample_rate:
         raise ParameterError(
             f"third-octave analysis at {config.sample_rate} Hz got audio at {sample_rate} Hz; resample it first "

@@ -153,7 +153,13 @@ def _tensors(mapping: Mapping) -> bool:
 
 
 def load_init_checkpoint(
-    model: nn.Module, path: str | os.PathLike, *, strict: bool = True, model_name: str | None = None
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    strict: bool = True,
+    model_name: str | None = None,
+    what: str = "model.init_checkpoint",
+    fix: str = "set model.init_strict: false to load only the matching keys",
 ) -> InitReport:
     """Load initial weights into ``model`` (see the module doc).
 
@@ -162,6 +168,8 @@ def load_init_checkpoint(
         path: Weights file (three layouts, see :func:`read_state_dict`).
         strict: Refuse any missing, unexpected or shape-mismatched key.
         model_name: Registry name of ``model``; its checkpoint filter (if any) runs first.
+        what: The config key that named ``path`` (in error messages).
+        fix: What the user can do about a strict mismatch besides fixing the file (in messages).
 
     Returns:
         The :class:`InitReport`.
@@ -189,12 +197,12 @@ def load_init_checkpoint(
     report.missing = [k for k in own if k not in state and k not in adapted]
     if strict and not report.clean:
         raise ParameterError(
-            f"model.init_checkpoint {path} does not match model {model_name or type(model).__name__}: "
-            f"{report.describe()}; fix the file, or set model.init_strict: false to load only the matching keys"
+            f"{what} {path} does not match model {model_name or type(model).__name__}: "
+            f"{report.describe()}; fix the file, or {fix}"
         )
     if not report.loaded:
         raise ParameterError(
-            f"model.init_checkpoint {path}: no key matches model {model_name or type(model).__name__} "
+            f"{what} {path}: no key matches model {model_name or type(model).__name__} "
             f"({report.describe()}); is it a checkpoint of another architecture?"
         )
     model.load_state_dict({k: state[k] for k in report.loaded}, strict=False)

@@ -16,8 +16,9 @@ the authors' code trains and scores it (facts in ``../shared/design/transcoder-a
   outputs on true Mel are cached, never recomputed per step).
 - **Losses** (``task.loss``): ``mels``, the MSE of the log-Mels (CNN-mels); ``logits``, the
   binary cross-entropy between the teacher's probabilities on the transcoded and on the true Mel
-  (CNN-logits; softmax probabilities for single-label teachers, sigmoid for multi-label ones,
-  where it is computed from the logits for stability); ``hybrid``, ``(1 - p) * mels + p *
+  (CNN-logits; sigmoid probabilities for multi-label teachers and softmax ones for
+  single-label teachers, both computed from the logits in log-space so that saturated
+  probabilities keep their gradient: :func:`~audiolens.functional.softmax_bce`); ``hybrid``, ``(1 - p) * mels + p *
   logit_scale * logits`` (the authors' ``k_mel = 1 - p``, ``k_logit = 1500 p`` for PANN,
   ``10 p`` for YAMNet).
 - **Metrics** (:func:`transcoder_metrics`), as the authors' ``compute_metrics``: the teacher's
@@ -54,6 +55,7 @@ from audiolens.functional import (
     ThirdOctaveConfig,
     ptopa_fc,
     ptopa_fc_per_class,
+    softmax_bce,
     target_frames,
     teacher_kl,
 )
@@ -184,7 +186,15 @@ class Teacher(nn.Module):
             "model_kwargs": dict(model_kwargs or {}),
         }
         teacher = cls(spec)
-        load_init_checkpoint(teacher.model, weights, strict=True, model_name=model)
+        load_init_checkpoint(
+            teacher.model,
+            weights,
+            strict=True,
+            model_name=model,
+            what="task.teacher.weights",
+            fix="check that task.teacher.model is the file's architecture and task.teacher.labels / num_classes "
+            "give as many classes as it has outputs",
+        )
         return teacher.requires_grad_(False)
 
 
@@ -520,9 +530,7 @@ class TranscoderTask(L.LightningModule):
         logits = self.teacher.logits(mel)
         if self.teacher.multilabel:
             return F.binary_cross_entropy_with_logits(logits.float(), oracle)
-        with torch.autocast(device_type=logits.device.type, enabled=False):  # BCE is refused under CUDA autocast
-            probs = torch.softmax(logits.float(), dim=-1).clamp(1e-7, 1 - 1e-7)
-            return F.binary_cross_entropy(probs, oracle.float())
+        return softmax_bce(logits, oracle)
 
     def _losses(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         levels, mel, oracle = batch

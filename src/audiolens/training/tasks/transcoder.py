@@ -15,6 +15,7 @@ The method and its losses are in :mod:`audiolens.training.transcoder`. The ``tas
       baselines: [mels]            # also train these losses, in RUN/cnn-<loss>/, against the same teacher
       chunk_seconds: 1.0           # the authors' 1 s chunks
       train_chunks: null           # chunks drawn per clip per epoch (null: all)
+      init_from: null              # a baseline (e.g. mels): start from RUN/cnn-<loss>/checkpoints/best.ckpt
 
 ``features`` is the third-octave analysis (``type: third_octave``, preset ``cense``); ``model``
 the transcoder (``transcoder_cnn``); the target Mel is the teacher's front-end. The data are
@@ -125,22 +126,27 @@ class TranscoderConfig(Config):
         teacher: The frozen teacher (:class:`TeacherConfig`).
         loss: ``logits``, ``mels`` or ``hybrid``.
         hybrid_p: ``p`` of the hybrid loss ``(1 - p) mels + p * logit_scale * logits``.
-        logit_scale: 1500 for PANN (the authors'), 10 for YAMNet.
+        logit_scale: ``k_logit / p``; ``null``: the authors' 10 for a ``yamnet`` teacher, 1500
+            (their PANN value) for any other.
         baselines: Other losses trained as sub-runs ``RUN/cnn-<loss>/`` with the same teacher.
         chunk_seconds: Chunk length in seconds.
         train_chunks: Chunks drawn per clip per training epoch (``null``: all).
         monitor: ``val_loss`` (min), ``val_mel_mse`` (min) or ``val_bce`` (min; not with ``mels``).
+        init_from: A loss of ``baselines`` whose sub-run's best checkpoint initialises this run's
+            transcoder (``model.init_checkpoint`` set to ``RUN/cnn-<loss>/checkpoints/best.ckpt``
+            at fit time); ``null``: from scratch, as the authors.
     """
 
     type: Literal["transcoder"] = "transcoder"
     teacher: TeacherConfig
     loss: Loss = "logits"
     hybrid_p: float = Field(0.5, ge=0.0, le=1.0)
-    logit_scale: PositiveFloat = 1500.0
+    logit_scale: PositiveFloat | None = None
     baselines: list[Loss] = []
     chunk_seconds: PositiveFloat = 1.0
     train_chunks: PositiveInt | None = None
     monitor: str = "val_loss"
+    init_from: Loss | None = None
 
 
 def _class_names(teacher: TeacherConfig) -> list[str]:
@@ -193,6 +199,13 @@ class TranscoderPlugin(TaskPlugin):
             raise unknown_choice("dataset", exp.data.name, list_datasets())
         if task.loss in task.baselines:
             raise ParameterError(f"task.baselines repeats the run's own loss {task.loss!r}")
+        if task.init_from is not None and task.init_from not in task.baselines:
+            raise ParameterError(
+                f"task.init_from {task.init_from!r} is not a trained baseline; add it to task.baselines "
+                f"(now {task.baselines})"
+            )
+        if task.init_from is not None and exp.model.init_checkpoint:
+            raise ParameterError("set either task.init_from or model.init_checkpoint, not both")
 
     def check_evaluate(self, entry: EvaluateEntry) -> None:
         """A registered dataset."""
@@ -215,6 +228,17 @@ class TranscoderPlugin(TaskPlugin):
         teacher = TeacherConfig(checkpoint=str(self.teacher_checkpoint(exp, run_dir)))
         return exp.model_copy(update={"task": exp.task.model_copy(update={"teacher": teacher})})
 
+    def _initialised(self, exp: Any, run_dir: Path) -> Any:
+        """``exp`` with ``task.init_from`` turned into ``model.init_checkpoint`` (the baseline's best checkpoint)."""
+        if exp.task.init_from is None:
+            return exp
+        path = Path(run_dir) / f"cnn-{exp.task.init_from}" / "checkpoints" / "best.ckpt"
+        if not path.is_file():
+            raise DataError(
+                f"task.init_from {exp.task.init_from!r}: {path} not found; the subruns stage trains it first"
+            )
+        return exp.model_copy(update={"model": exp.model.model_copy(update={"init_checkpoint": str(path)})})
+
     def subruns(self, exp: Any, run_dir: Path) -> list[SubRun]:
         """``teacher/`` (experiment form), then ``cnn-<loss>/`` for every baseline loss."""
         runs = []
@@ -225,7 +249,7 @@ class TranscoderPlugin(TaskPlugin):
         else:
             shared = teacher
         for loss in exp.task.baselines:
-            task = exp.task.model_copy(update={"loss": loss, "baselines": [], "teacher": shared})
+            task = exp.task.model_copy(update={"loss": loss, "baselines": [], "teacher": shared, "init_from": None})
             if task.monitor == "val_bce" and loss == "mels":
                 task = task.model_copy(update={"monitor": "val_loss"})
             runs.append(SubRun(f"cnn-{loss}", experiment=exp.model_copy(update={"task": task})))
@@ -319,7 +343,7 @@ class TranscoderPlugin(TaskPlugin):
             features=exp.features.to_dict(),
             loss=exp.task.loss,
             hybrid_p=exp.task.hybrid_p,
-            logit_scale=exp.task.logit_scale,
+            logit_scale=exp.task.logit_scale or (10.0 if teacher.spec["model"] == "yamnet" else 1500.0),
             optim=exp.optim.to_dict(),
             seed=exp.seed,
             chunk_seconds=exp.task.chunk_seconds,
@@ -329,7 +353,9 @@ class TranscoderPlugin(TaskPlugin):
 
     def fit(self, exp: Any, run_dir: Path, *, resume: bool, callbacks: list[L.Callback]) -> Any:
         """Train against the teacher (an experiment-form teacher: the one trained in ``RUN/teacher/``)."""
-        return super().fit(self._pinned(exp, run_dir), run_dir, resume=resume, callbacks=callbacks)
+        return super().fit(
+            self._initialised(self._pinned(exp, run_dir), run_dir), run_dir, resume=resume, callbacks=callbacks
+        )
 
     def has_test(self, datamodule: TranscoderData) -> bool:
         """Whether the split holds test clips."""
