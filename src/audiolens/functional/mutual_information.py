@@ -322,10 +322,16 @@ def _kde(
     tolerance = 8.0 * z.shape[1] * torch.finfo(dtype).eps
     kern_buf = torch.empty(block_size, block_size, dtype=dtype, device=z.device)
     dist_buf = torch.empty(block_size * block_size, dtype=dtype, device=z.device)
-    # one GEMM gives the whole distance: [z_i, |z_i|^2, 1] . [-2 z_j, 1, |z_j|^2] (no broadcast passes)
+    # One GEMM gives the first setting's exponent s D_ij (s = -1 / w_0) whole, with no broadcast
+    # and no scaling pass: [c z_i, s |z_i|^2, 1] . [c z_j, 1, s |z_j|^2] with c = sqrt(-2 s). Both
+    # sides use the same rounded c z, so a pair gets the same value in either order (tiles of the
+    # skipping and of the unskipped pass agree bit for bit). Other settings rescale it.
     ones = torch.ones_like(sq)[:, None]
-    left = torch.cat([z, sq[:, None], ones], dim=1)
-    right = torch.cat([-2.0 * z, ones, sq[:, None]], dim=1)
+    cz = z * math.sqrt(-2.0 * scales[0])
+    s_sq = (sq * scales[0])[:, None]
+    left = torch.cat([cz, s_sq, ones], dim=1)
+    right = torch.cat([cz, ones, s_sq], dim=1)
+    del cz
     # K is symmetric: visit the tiles (I, J) with J >= I once and credit row sums to I and
     # column sums to J, which halves the distance products and the exponentials.
     for ti, (i0, i1) in enumerate(tiles):
@@ -333,11 +339,12 @@ def _kde(
             j0, j1 = tiles[tj]
             if skip is not None and bool(skip[:, ti, tj].all()):
                 continue
-            dist = dist_buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
-            torch.mm(left[i0:i1], right[j0:j1].T, out=dist)  # (Bi, Bj) squared distances
-            lowest, highest = (float(v) for v in torch.aminmax(dist))
+            arg = dist_buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
+            torch.mm(left[i0:i1], right[j0:j1].T, out=arg)  # (Bi, Bj) -D / w_0
+            low_arg, high_arg = (float(v) for v in torch.aminmax(arg))
+            lowest, highest = high_arg / scales[0], low_arg / scales[0]  # of the squared distances
             # negative values (rounding) are within the cancellation bound: recomputed exactly here
-            _exact_small_distances(dist, z, sq, i0, j0, tolerance, lowest)
+            _exact_small_distances(arg, z, sq, i0, j0, tolerance, lowest, scales[0])
             kern = kern_buf[: i1 - i0, : j1 - j0]
             for k, scale in enumerate(scales):
                 if skip is not None and skip[k, ti, tj]:
@@ -345,18 +352,32 @@ def _kde(
                 # in [0, 1], exactly 1 on the diagonal; arguments are clamped above the smallest
                 # normal number's log, so underflowing terms take exp's fast path (they stay < 1e-300
                 # next to the row's self-term 1 and change no sum)
-                torch.mul(dist, scale, out=kern)
-                if highest * scale < floor:  # some argument would underflow (one pass saved otherwise)
-                    kern.clamp_(min=floor)
-                kern.exp_()
-                row_all[k, i0:i1] += kern.sum(dim=1)
-                if j0 != i0:
-                    row_all[k, j0:j1] += kern.sum(dim=0)
+                underflow = highest * scale < floor  # some argument would underflow (one pass saved otherwise)
+                if k == 0:
+                    if underflow:
+                        torch.clamp(arg, min=floor, out=kern)
+                        kern.exp_()
+                    else:
+                        torch.exp(arg, out=kern)
+                else:
+                    torch.mul(arg, scale / scales[0], out=kern)
+                    if underflow:
+                        kern.clamp_(min=floor)
+                    kern.exp_()
                 if labels is not None:
+                    # the class sums give the row sums too: one product per side, no reduction pass
                     own_i, own_j = inverse[i0:i1, None], inverse[j0:j1, None]
-                    row_class[k, i0:i1] += (kern @ one_hot[j0:j1]).gather(1, own_i).squeeze(1)
+                    by_class = kern @ one_hot[j0:j1]
+                    row_all[k, i0:i1] += by_class.sum(dim=1)
+                    row_class[k, i0:i1] += by_class.gather(1, own_i).squeeze(1)
                     if j0 != i0:
-                        row_class[k, j0:j1] += (kern.T @ one_hot[i0:i1]).gather(1, own_j).squeeze(1)
+                        by_class = kern.T @ one_hot[i0:i1]
+                        row_all[k, j0:j1] += by_class.sum(dim=1)
+                        row_class[k, j0:j1] += by_class.gather(1, own_j).squeeze(1)
+                else:
+                    row_all[k, i0:i1] += kern.sum(dim=1)
+                    if j0 != i0:
+                        row_all[k, j0:j1] += kern.sum(dim=0)
     # Every row sum includes its diagonal 1, so the logs are finite and >= 0.
     total_all = torch.log(row_all).sum(dim=1)
     if labels is not None:
@@ -549,25 +570,34 @@ def kde_tile_plan(
 
 
 def _exact_small_distances(
-    dist: torch.Tensor, z: torch.Tensor, sq: torch.Tensor, i0: int, j0: int, tolerance: float, lowest: float
+    arg: torch.Tensor,
+    z: torch.Tensor,
+    sq: torch.Tensor,
+    i0: int,
+    j0: int,
+    tolerance: float,
+    lowest: float,
+    scale: float,
 ) -> None:
     """Fix, in place, the distances of a tile that the matmul formula cannot resolve.
 
-    Self-distances are exactly 0 (so the self-term of every row is exactly 1, also in float32
+    ``arg`` holds ``scale * D`` (``scale < 0``: the first setting's exponent) for squared distances
+    ``D``. Self-distances are exactly 0 (so the self-term of every row is exactly 1, also in float32
     far from the origin); a pair whose computed distance is within the cancellation error
     ``tolerance * (|z_i|^2 + |z_j|^2)`` is recomputed as ``sum((z_i - z_j)^2)``, in chunks of
     bounded memory (negative values from rounding are among them). Ordinary data have no such
-    pair, so this costs one comparison of the tile's smallest value ``lowest`` per tile.
+    pair, so this costs one comparison of the tile's smallest distance ``lowest`` per tile.
     """
-    rows_n, cols_n = dist.shape
+    rows_n, cols_n = arg.shape
     if i0 == j0:
-        dist.diagonal().zero_()
+        arg.diagonal().zero_()
     else:
         # one reduction decides for almost every tile: no pair can be within the bound
         bound = tolerance * (float(sq[i0 : i0 + rows_n].max()) + float(sq[j0 : j0 + cols_n].max()))
         if lowest > bound:
             return
-    close = dist <= tolerance * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
+    # D <= t  <=>  scale * D >= scale * t  (scale < 0)
+    close = arg >= (scale * tolerance) * (sq[i0 : i0 + rows_n, None] + sq[None, j0 : j0 + cols_n])
     if i0 == j0:
         close.fill_diagonal_(False)
     if not bool(close.any()):
@@ -576,7 +606,7 @@ def _exact_small_distances(
     chunk = max(1, (1 << 22) // max(1, z.shape[1]))
     for start in range(0, len(rows), chunk):
         r, c = rows[start : start + chunk], cols[start : start + chunk]
-        dist[r, c] = (z[i0 + r] - z[j0 + c]).pow(2).sum(dim=1)
+        arg[r, c] = (z[i0 + r] - z[j0 + c]).pow(2).sum(dim=1) * scale
 
 
 def binning_estimates(
