@@ -129,5 +129,14 @@ def test_softmax_bce_equals_torch_bce_and_keeps_its_gradient_when_saturated():
     ref = -(tgt * torch.log_softmax(sweep, -1)).mean(-1) - rest.sum(-1) / 50
     ref -= (1 - tgt[:, 0]) * (math.log(49.0) - torch.logsumexp(sweep, -1)) / 50
     torch.testing.assert_close(per64, ref, rtol=1e-10, atol=0)
+    # 0 log 0 = 0: a -inf logit with target 0, and a single class, are finite with finite gradients
+    edge = torch.tensor([[0.0, float("-inf"), 2.0]], requires_grad=True)
+    value = softmax_bce(edge, torch.tensor([[0.3, 0.0, 0.7]]))
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(edge.grad).all()
+    one = torch.zeros(4, 1, requires_grad=True)
+    value = softmax_bce(one, torch.ones(4, 1))
+    value.backward()
+    assert value.item() == 0.0 and torch.isfinite(one.grad).all()
     with pytest.raises(ParameterError, match="batch, n_classes"):
         softmax_bce(logits[:, :3], target)

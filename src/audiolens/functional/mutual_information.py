@@ -322,13 +322,15 @@ def _kde(
     tolerance = 8.0 * z.shape[1] * torch.finfo(dtype).eps
     kern_buf = torch.empty(block_size, block_size, dtype=dtype, device=z.device)
     dist_buf = torch.empty(block_size * block_size, dtype=dtype, device=z.device)
-    # One GEMM gives the first setting's exponent s D_ij (s = -1 / w_0) whole, with no broadcast
-    # and no scaling pass: [c z_i, s |z_i|^2, 1] . [c z_j, 1, s |z_j|^2] with c = sqrt(-2 s). Both
-    # sides use the same rounded c z, so a pair gets the same value in either order (tiles of the
-    # skipping and of the unskipped pass agree bit for bit). Other settings rescale it.
+    # One GEMM gives the exponent s D_ij of the widest setting (s = -1 / w, the smallest |s|, so
+    # that other settings rescale it by ratios >= 1 and nothing overflows first) whole, with no
+    # broadcast and no scaling pass: [c z_i, s |z_i|^2, 1] . [c z_j, 1, s |z_j|^2], c = sqrt(-2 s).
+    # Both sides use the same rounded c z, so the products of a pair are the same in either order.
+    ref = max(range(len(scales)), key=lambda k: scales[k])  # scales are negative: the widest
+    s_ref = scales[ref]
     ones = torch.ones_like(sq)[:, None]
-    cz = z * math.sqrt(-2.0 * scales[0])
-    s_sq = (sq * scales[0])[:, None]
+    cz = z * math.sqrt(-2.0 * s_ref)
+    s_sq = (sq * s_ref)[:, None]
     left = torch.cat([cz, s_sq, ones], dim=1)
     right = torch.cat([cz, ones, s_sq], dim=1)
     del cz
@@ -340,11 +342,11 @@ def _kde(
             if skip is not None and bool(skip[:, ti, tj].all()):
                 continue
             arg = dist_buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
-            torch.mm(left[i0:i1], right[j0:j1].T, out=arg)  # (Bi, Bj) -D / w_0
+            torch.mm(left[i0:i1], right[j0:j1].T, out=arg)  # (Bi, Bj) s_ref D
             low_arg, high_arg = (float(v) for v in torch.aminmax(arg))
-            lowest, highest = high_arg / scales[0], low_arg / scales[0]  # of the squared distances
+            lowest, highest = high_arg / s_ref, low_arg / s_ref  # of the squared distances
             # negative values (rounding) are within the cancellation bound: recomputed exactly here
-            _exact_small_distances(arg, z, sq, i0, j0, tolerance, lowest, scales[0])
+            _exact_small_distances(arg, z, sq, i0, j0, tolerance, lowest, s_ref)
             kern = kern_buf[: i1 - i0, : j1 - j0]
             for k, scale in enumerate(scales):
                 if skip is not None and skip[k, ti, tj]:
@@ -353,14 +355,14 @@ def _kde(
                 # normal number's log, so underflowing terms take exp's fast path (they stay < 1e-300
                 # next to the row's self-term 1 and change no sum)
                 underflow = highest * scale < floor  # some argument would underflow (one pass saved otherwise)
-                if k == 0:
+                if k == ref:
                     if underflow:
                         torch.clamp(arg, min=floor, out=kern)
                         kern.exp_()
                     else:
                         torch.exp(arg, out=kern)
                 else:
-                    torch.mul(arg, scale / scales[0], out=kern)
+                    torch.mul(arg, scale / s_ref, out=kern)
                     if underflow:
                         kern.clamp_(min=floor)
                     kern.exp_()
@@ -522,7 +524,8 @@ def _may_skip(z: torch.Tensor, width: float) -> bool:
     limit = -math.log(_NEGLIGIBLE) * width
     if 4.0 * float(sq.max()) <= limit:
         return False
-    sample, sample_sq = z[:: max(1, n // 512)][:512], sq[:: max(1, n // 512)][:512]
+    stride = -(-n // 512)  # spread over all points (label-sorted input included)
+    sample, sample_sq = z[::stride], sq[::stride]
     dist = torch.addmm(sample_sq[:, None] + sample_sq[None, :], sample, sample.T, alpha=-2.0)
     return float((dist > limit).double().mean()) >= _SKIP_WORTH
 

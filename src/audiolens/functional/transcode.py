@@ -230,4 +230,6 @@ def softmax_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     others = torch.logsumexp(z.scatter(-1, top, float("-inf")), dim=-1, keepdim=True) - lse
     log_1mp = log_1mp.scatter(-1, top, others)
     t = target.to(dtype)
-    return -(t * log_p + (1 - t) * log_1mp).mean()
+    # 0 * log 0 = 0 (a -inf logit, or one class): the terms of a zero weight are left out, not NaN
+    zero = torch.zeros((), dtype=dtype, device=z.device)
+    return -(torch.where(t > 0, t * log_p, zero) + torch.where(t < 1, (1 - t) * log_1mp, zero)).mean()

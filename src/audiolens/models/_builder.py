@@ -120,10 +120,14 @@ class InitReport:
         }
 
 
-def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:
+def read_state_dict(
+    path: str | os.PathLike, what: str = "model.init_checkpoint"
+) -> tuple[dict[str, torch.Tensor], str]:
     """Read a weights file in one of the three layouts :class:`ModelConfig` accepts.
 
     Checkpoint files are pickles: load only files you trust.
+
+    ``what``: the config key that named ``path`` (in error messages).
 
     Returns:
         ``(state_dict, layout)``; for an audiolens ``.ckpt`` the task's ``model.`` prefix is
@@ -133,7 +137,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], s
         DataError: Missing or unreadable file, or a file in none of the three layouts.
     """
     path = Path(path).expanduser()
-    obj = load_torch_file(path, "model.init_checkpoint")
+    obj = load_torch_file(path, what)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         state = obj["state_dict"]
         inner = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
@@ -143,7 +147,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], s
     if isinstance(obj, Mapping) and _tensors(obj):
         return dict(obj), "state_dict"
     raise DataError(
-        f"model.init_checkpoint: {path} is not a weights file audiolens reads; expected an audiolens .ckpt, "
+        f"{what}: {path} is not a weights file audiolens reads; expected an audiolens .ckpt, "
         "a state_dict (a mapping of parameter names to tensors) or {'model': state_dict}"
     )
 
@@ -178,7 +182,7 @@ def load_init_checkpoint(
         DataError: Unreadable file (see :func:`read_state_dict`).
         ParameterError: ``strict`` and some key did not match; the message lists them.
     """
-    state, layout = read_state_dict(path)
+    state, layout = read_state_dict(path, what)
     filter_fn = model_checkpoint_filter(model_name) if model_name else None
     adapted: dict[str, str] = {}
     if filter_fn is not None:
