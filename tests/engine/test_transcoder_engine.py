@@ -329,3 +329,10 @@ def test_a_teacher_experiment_that_cannot_serve_is_refused_before_training(tmp_p
     assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
     assert re.search(match, capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_default_logit_scale_is_the_authors_per_teacher():
+    from audiolens.training.tasks.transcoder import default_logit_scale
+
+    assert default_logit_scale("yamnet") == 10.0  # the authors' k_logit / p for YAMNet
+    assert default_logit_scale("resnet38") == 1500.0 and default_logit_scale("small_cnn") == 1500.0

@@ -354,18 +354,10 @@ def _kde(
                 # in [0, 1], exactly 1 on the diagonal; arguments are clamped above the smallest
                 # normal number's log, so underflowing terms take exp's fast path (they stay < 1e-300
                 # next to the row's self-term 1 and change no sum)
-                underflow = highest * scale < floor  # some argument would underflow (one pass saved otherwise)
-                if k == ref:
-                    if underflow:
-                        torch.clamp(arg, min=floor, out=kern)
-                        kern.exp_()
-                    else:
-                        torch.exp(arg, out=kern)
-                else:
-                    torch.mul(arg, scale / s_ref, out=kern)
-                    if underflow:
-                        kern.clamp_(min=floor)
-                    kern.exp_()
+                exponent = arg if k == ref else torch.mul(arg, scale / s_ref, out=kern)
+                if highest * scale < floor:  # some argument would underflow (one pass saved otherwise)
+                    exponent = torch.clamp(exponent, min=floor, out=kern)
+                torch.exp(exponent, out=kern)
                 if labels is not None:
                     # the class sums give the row sums too: one product per side, no reduction pass
                     own_i, own_j = inverse[i0:i1, None], inverse[j0:j1, None]
@@ -601,7 +593,7 @@ def _exact_small_distances(
 ) -> None:
     """Fix, in place, the distances of a tile that the matmul formula cannot resolve.
 
-    ``arg`` holds ``scale * D`` (``scale < 0``: the first setting's exponent) for squared distances
+    ``arg`` holds ``scale * D`` (``scale < 0``: the widest setting's exponent) for squared distances
     ``D``. Self-distances are exactly 0 (so the self-term of every row is exactly 1, also in float32
     far from the origin); a pair whose computed distance is within the cancellation error
     ``tolerance * (|z_i|^2 + |z_j|^2)`` is recomputed as ``sum((z_i - z_j)^2)``, in chunks of

@@ -38,12 +38,12 @@ from audiolens.functional.presets import FrontendConfig, log_scale
 from audiolens.functional.third_octave import ThirdOctaveConfig, third_octave_band_matrix
 
 __all__ = [
-    "softmax_bce",
     "pinv_band_matrix",
     "pinv_mel_filterbank",
     "pinv_transcode",
     "ptopa_fc",
     "ptopa_fc_per_class",
+    "softmax_bce",
     "target_frames",
     "teacher_kl",
 ]
@@ -201,10 +201,11 @@ def softmax_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     single-label (softmax) teacher. ``log p`` is ``log_softmax`` and ``log(1 - p)`` is
     ``log1p(-p)`` for every class but the top one, and ``logsumexp(z_{j != top}) - logsumexp(z)``
     for the top one, so the loss stays exact and smooth and its gradient never vanishes where
-    probabilities saturate. ``F.binary_cross_entropy`` on clamped
-    probabilities has zero gradient there: a transcoder that once drives the teacher into
-    saturation cannot come back (measured: 36 % of the probabilities below the clamp, Mel values
-    up to 6,700 dB after 10 epochs).
+    probabilities saturate. ``F.binary_cross_entropy`` on clamped probabilities has zero gradient
+    there: a transcoder that once drives the teacher into saturation cannot come back (measured:
+    36 % of the probabilities below the clamp, Mel values up to 6,700 dB after 10 epochs). A
+    target of 0 or 1 drops the term it weights by 0 (``0 log 0 = 0``), so a ``-inf`` logit or a
+    single class stays finite.
 
     Args:
         logits: ``(batch, n_classes)`` teacher logits on transcoded Mel.

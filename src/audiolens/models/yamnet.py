@@ -163,6 +163,8 @@ class YAMNet(nn.Module):
         "input_kind": "logmel",
         "preset": "yamnet",
         "num_classes": 521,
+        # the transcoder authors' hybrid-loss k_logit / p for a YAMNet teacher (1500 for PANN, the default)
+        "transcoder_logit_scale": 10.0,
         "source": "tensorflow/models research/audioset/yamnet; keys of w-hc/torch_audioset",
     }
 )

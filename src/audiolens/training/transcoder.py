@@ -18,9 +18,9 @@ the authors' code trains and scores it (facts in ``../shared/design/transcoder-a
   binary cross-entropy between the teacher's probabilities on the transcoded and on the true Mel
   (CNN-logits; sigmoid probabilities for multi-label teachers and softmax ones for
   single-label teachers, both computed from the logits in log-space so that saturated
-  probabilities keep their gradient: :func:`~audiolens.functional.softmax_bce`); ``hybrid``, ``(1 - p) * mels + p *
-  logit_scale * logits`` (the authors' ``k_mel = 1 - p``, ``k_logit = 1500 p`` for PANN,
-  ``10 p`` for YAMNet).
+  probabilities keep their gradient: :func:`~audiolens.functional.softmax_bce`); ``hybrid``,
+  ``(1 - p) * mels + p * logit_scale * logits`` (the authors' ``k_mel = 1 - p``, ``k_logit =
+  1500 p`` for PANN, ``10 p`` for YAMNet).
 - **Metrics** (:func:`transcoder_metrics`), as the authors' ``compute_metrics``: the teacher's
   chunk outputs averaged per clip, then PtoPa-FC (top-1 agreement with the true Mel's top class)
   and the KL divergence (:func:`~audiolens.functional.teacher_kl`), plus the Mel MSE over every

@@ -126,8 +126,8 @@ class TranscoderConfig(Config):
         teacher: The frozen teacher (:class:`TeacherConfig`).
         loss: ``logits``, ``mels`` or ``hybrid``.
         hybrid_p: ``p`` of the hybrid loss ``(1 - p) mels + p * logit_scale * logits``.
-        logit_scale: ``k_logit / p``; ``null``: the authors' 10 for a ``yamnet`` teacher, 1500
-            (their PANN value) for any other.
+        logit_scale: ``k_logit / p``; ``null``: the teacher model's ``transcoder_logit_scale``
+            (:func:`default_logit_scale`: the authors' 10 for ``yamnet``, 1500 for PANN and others).
         baselines: Other losses trained as sub-runs ``RUN/cnn-<loss>/`` with the same teacher.
         chunk_seconds: Chunk length in seconds.
         train_chunks: Chunks drawn per clip per training epoch (``null``: all).
@@ -147,6 +147,14 @@ class TranscoderConfig(Config):
     train_chunks: PositiveInt | None = None
     monitor: str = "val_loss"
     init_from: Loss | None = None
+
+
+def default_logit_scale(model: str) -> float:
+    """The hybrid loss' ``k_logit / p`` for a teacher model: its registry ``transcoder_logit_scale``, else 1500.
+
+    The authors use 1500 for PANN and 10 for YAMNet (``../shared/design/transcoder-and-frontends.md``).
+    """
+    return float(model_default_cfg(model).get("transcoder_logit_scale", 1500.0))
 
 
 def _class_names(teacher: TeacherConfig) -> list[str]:
@@ -343,7 +351,7 @@ class TranscoderPlugin(TaskPlugin):
             features=exp.features.to_dict(),
             loss=exp.task.loss,
             hybrid_p=exp.task.hybrid_p,
-            logit_scale=exp.task.logit_scale or (10.0 if teacher.spec["model"] == "yamnet" else 1500.0),
+            logit_scale=exp.task.logit_scale or default_logit_scale(teacher.spec["model"]),
             optim=exp.optim.to_dict(),
             seed=exp.seed,
             chunk_seconds=exp.task.chunk_seconds,
