@@ -91,7 +91,7 @@ def test_resolving_a_resolved_config_is_idempotent():
         ({"data": {"name": "synthetic"}, "optim": {"lr": -1}}, r"optim.lr must be > 0 \(got -1\)"),
         (
             {"data": {"name": "synthetic"}, "optim": {"name": "rmsprop"}},
-            "unknown optim.name 'rmsprop'; valid choices: adam, adamw, sgd",
+            "unknown optim.name 'rmsprop'; valid choices: adam, adamw, lars, sgd",
         ),
         ({"data": {"name": "synthetic"}, "optim": {"schedule": "step"}}, "unknown optim.schedule 'step'"),
         ({"data": {"name": "synthetic"}, "data.batch_size": 0}, "unknown key"),

@@ -1,4 +1,6 @@
-"""Plain tensor functions: spectral and MRMF front-ends, presets, augmentations, MI estimators, CAT's causal losses."""
+"""Plain tensor functions: spectral and MRMF front-ends, presets, augmentations (supervised and
+self-supervised), MI estimators, CAT's causal losses, third-octave analysis and transcoding.
+"""
 
 from audiolens.functional.augment import mask_along_axis, mixup
 from audiolens.functional.causal import causal_loss, counterfactual_values, pns_lower_bound, reconstruction_loss
@@ -29,6 +31,18 @@ from audiolens.functional.spectral import (
     spectrogram,
     stft,
 )
+from audiolens.functional.ssl_augment import (
+    add_gaussian_noise,
+    batch_normalize,
+    bicubic_crop_matrix,
+    gaussian_noise_interpolation,
+    log_mixup_exp,
+    mix_back,
+    random_gain,
+    random_linear_fader,
+    random_resize_crop,
+    time_mask,
+)
 from audiolens.functional.third_octave import (
     THIRD_OCTAVE_PRESETS,
     ThirdOctaveConfig,
@@ -56,10 +70,14 @@ __all__ = [
     "ThirdOctaveConfig",
     "FrontendConfig",
     "MIEstimate",
+    "add_gaussian_noise",
     "amplitude_to_db",
+    "batch_normalize",
+    "bicubic_crop_matrix",
     "binning_estimates",
     "causal_loss",
     "counterfactual_values",
+    "gaussian_noise_interpolation",
     "get_mrmf_preset",
     "get_preset",
     "get_third_octave_preset",
@@ -70,10 +88,12 @@ __all__ = [
     "list_estimators",
     "list_presets",
     "log_mel_spectrogram",
+    "log_mixup_exp",
     "log_offset",
     "mask_along_axis",
     "mel_filterbank",
     "mel_spectrogram",
+    "mix_back",
     "mixup",
     "mrmf_filterbanks",
     "mrmf_spectrogram",
@@ -84,6 +104,9 @@ __all__ = [
     "pns_lower_bound",
     "ptopa_fc",
     "ptopa_fc_per_class",
+    "random_gain",
+    "random_linear_fader",
+    "random_resize_crop",
     "reconstruction_loss",
     "register_estimator",
     "softmax_bce",
@@ -94,4 +117,5 @@ __all__ = [
     "third_octave_band_matrix",
     "third_octave_bands",
     "third_octave_spectrogram",
+    "time_mask",
 ]

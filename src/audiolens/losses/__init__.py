@@ -5,5 +5,14 @@
 """
 
 from audiolens.losses.causal import CausalLoss, ReconstructionLoss
+from audiolens.losses.ssl import BarlowTwinsLoss, BarlowTwinsProjector, NTXentLoss, SimCLRProjector, gather_batch
 
-__all__ = ["CausalLoss", "ReconstructionLoss"]
+__all__ = [
+    "BarlowTwinsLoss",
+    "BarlowTwinsProjector",
+    "CausalLoss",
+    "NTXentLoss",
+    "ReconstructionLoss",
+    "SimCLRProjector",
+    "gather_batch",
+]

@@ -16,6 +16,11 @@ The ``model`` section of an experiment (:class:`ModelConfig`) adds initial weigh
 declare ``uses_targets = True``: the classification task then calls ``model(x, target=soft
 targets)``.
 
+The self-supervised encoders ``audiontt`` (BYOL-A v2's AudioNTT2022, 3072-d;
+:mod:`audiolens.models.byol_a`) and ``vit_c``, ``vit_c_small``, ``vit_c_tiny`` (ViT with a
+convolutional stem; :mod:`audiolens.models.vit`) default to ``num_classes=0``: no head, as in
+timm, and ``forward`` returns the embedding (``accepts_no_head = True``).
+
 ``transcoder_cnn`` (input ``third_octave``) maps fast third-octave levels to a target log-Mel
 (:mod:`audiolens.models.transcoder`).
 
@@ -32,7 +37,7 @@ Example:
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
-from audiolens.models import cat, graph, pann, small_cnn, transcoder, yamnet  # noqa: F401 (import registers the models)
+from audiolens.models import byol_a, cat, graph, pann, small_cnn, transcoder, vit, yamnet  # noqa: F401 (import registers the models)
 from audiolens.models._builder import (
     InitReport,
     ModelConfig,
@@ -57,14 +62,17 @@ from audiolens.models._registry import (
     register_converter,
     register_model,
 )
+from audiolens.models.byol_a import AudioNTT
 from audiolens.models.cat import AudioTransformer
 from audiolens.models.graph import GAT, GCN, GraphMLP
 from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn, ResNet38
 from audiolens.models.small_cnn import SmallCNN
+from audiolens.models.vit import ViTC
 
 __all__ = [
     "CONVERTERS",
     "MODELS",
+    "AudioNTT",
     "AudioTransformer",
     "Cnn6",
     "Cnn10",
@@ -77,6 +85,7 @@ __all__ = [
     "PannCnn",
     "ResNet38",
     "SmallCNN",
+    "ViTC",
     "create_model",
     "freeze",
     "is_model",

@@ -35,6 +35,7 @@ __all__ = [
     "check_logmel_input",
     "create_model",
     "is_model",
+    "linear_head",
     "list_models",
     "list_modules",
     "model_default_cfg",
@@ -315,3 +316,14 @@ def check_logmel_input(x: Any, *, n_mels: int, min_frames: int, model: str) -> N
         )
     if not torch.is_floating_point(x):
         raise ParameterError(f"{expected} as a floating tensor, got dtype {x.dtype}")
+
+
+def linear_head(embed_dim: int, num_classes: int) -> nn.Module:
+    """``Linear(embed_dim, num_classes)``, or ``nn.Identity`` for ``num_classes == 0`` (timm's "no head").
+
+    Raises:
+        ParameterError: A negative or non-integer ``num_classes``.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ParameterError(f"num_classes must be an integer >= 0 (0: no head, the embedding), got {num_classes!r}")
+    return nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()

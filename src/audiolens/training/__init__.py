@@ -34,7 +34,15 @@ from audiolens.training.evaluate import (
 )
 from audiolens.training.experiment import FittedRun, TrainResult, default_device, fit_with_history
 from audiolens.training.graph import GRAPH_DATASETS, NODE_OPTIM_DEFAULTS, GraphDataModule, NodeClassificationTask
-from audiolens.training.optim import OPTIMIZERS, SCHEDULES, OptimConfig, configure_optimizers, warmup_cosine_schedule
+from audiolens.training.optim import (
+    LARS,
+    OPTIMIZERS,
+    SCHEDULES,
+    OptimConfig,
+    configure_optimizers,
+    lars_groups,
+    warmup_cosine_schedule,
+)
 from audiolens.training.task import AugmentConfig, ClassificationTask, input_config, load_task, seed_step
 from audiolens.training.tasks import TASKS, SubRun, TaskPlugin, load_checkpoint, read_checkpoint, register_task
 from audiolens.training.trainer import TrainerConfig, make_trainer
@@ -42,6 +50,7 @@ from audiolens.training.trainer import TrainerConfig, make_trainer
 __all__ = [
     "GRAPH_DATASETS",
     "INFOPLANE_COLUMNS",
+    "LARS",
     "NODE_OPTIM_DEFAULTS",
     "OPTIMIZERS",
     "SCHEDULES",
@@ -75,6 +84,7 @@ __all__ = [
     "evaluate_checkpoints",
     "fit_with_history",
     "input_config",
+    "lars_groups",
     "load_checkpoint",
     "load_task",
     "make_trainer",

@@ -1,7 +1,8 @@
 """The ``optim`` section: optimisers and learning-rate schedules, chosen by name.
 
-- :class:`OptimConfig`: ``name`` (:data:`OPTIMIZERS`: ``adamw`` default, ``adam``, ``sgd``),
-  ``lr``, ``weight_decay``, ``betas`` (Adam family), ``momentum`` / ``nesterov`` (SGD),
+- :class:`OptimConfig`: ``name`` (:data:`OPTIMIZERS`: ``adamw`` default, ``adam``, ``sgd``,
+  ``lars``), ``lr``, ``weight_decay``, ``betas`` (Adam family), ``momentum`` / ``nesterov`` (SGD;
+  ``momentum`` also LARS), ``bias_lr_ratio`` / ``trust_coefficient`` (LARS),
   ``schedule`` (:data:`SCHEDULES`: ``warmup_cosine`` default, ``constant``), ``warmup_epochs``,
   ``min_lr_ratio``. A task may declare other defaults (node classification: Adam with L2
   weight decay, lr 0.01, constant rate); the experiment's ``optim`` section overrides them.
@@ -9,7 +10,10 @@
 
 Register more with ``@OPTIMIZERS.register("name")`` (``fn(parameters, config) -> Optimizer``)
 and ``@SCHEDULES.register("name")`` (``fn(optimizer, trainer, config) -> LRScheduler`` stepped
-per batch); the self-supervised issue adds ``lars`` this way.
+per batch).
+
+- :class:`LARS`: layer-wise adaptive rate scaling as the Barlow Twins reference
+  (facebookresearch/barlowtwins ``main.py``) and ABT (jonahanton/SSL_audio) implement it.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens._internal.registry import Registry
 
 __all__ = [
+    "LARS",
     "OPTIMIZERS",
     "SCHEDULES",
     "OptimConfig",
     "configure_optimizers",
+    "lars_groups",
     "warmup_cosine_schedule",
 ]
 
@@ -55,6 +61,9 @@ class OptimConfig(Config):
         betas: Adam's ``(beta1, beta2)``.
         momentum: SGD momentum.
         nesterov: SGD Nesterov momentum.
+        bias_lr_ratio: LARS: learning rate of the biases and normalisation parameters (every
+            1-D parameter) relative to ``lr`` (ABT: 0.0048 / 0.4 = 0.012).
+        trust_coefficient: LARS's ``eta`` (0.001).
         schedule: Learning-rate schedule (:data:`SCHEDULES`): ``warmup_cosine`` (linear warm-up
             over ``warmup_epochs``, then cosine decay to ``min_lr_ratio * lr``, per step) or
             ``constant``.
@@ -68,6 +77,8 @@ class OptimConfig(Config):
     betas: Annotated[list[Beta], Field(min_length=2, max_length=2)] = [0.9, 0.999]
     momentum: Beta = 0.9
     nesterov: bool = False
+    bias_lr_ratio: PositiveFloat = 0.012
+    trust_coefficient: PositiveFloat = 0.001
     schedule: str = "warmup_cosine"
     warmup_epochs: NonNegativeFloat = 1.0
     min_lr_ratio: Annotated[float, Field(ge=0, le=1)] = 0.01
@@ -101,6 +112,86 @@ def _adam(parameters: Iterable[torch.nn.Parameter], config: OptimConfig) -> torc
 def _sgd(parameters: Iterable[torch.nn.Parameter], config: OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(
         parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov
+    )
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS (You et al. 2017) as the Barlow Twins reference code implements it (ABT's ``LARS``).
+
+    Per parameter, in order: ``g = grad + weight_decay * p``; the trust ratio
+    ``q = eta ||p|| / ||g||`` (1 when either norm is 0) scales ``g``; momentum
+    ``mu = momentum * mu + g``; ``p -= lr * mu``. Parameter groups with ``exclude=True`` (the
+    1-D parameters: biases and normalisation, see :func:`lars_groups`) skip both the weight decay
+    and the trust ratio.
+
+    Args:
+        params: Parameters or groups (``{"params", "lr", "exclude"}``).
+        lr: Learning rate.
+        weight_decay: L2 weight decay added to the gradient.
+        momentum: Momentum.
+        eta: Trust coefficient.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        eta: float = 0.001,
+    ) -> None:
+        defaults = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "eta": eta, "exclude": False}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter with a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                update = p.grad
+                if not group["exclude"]:
+                    update = update.add(p, alpha=group["weight_decay"])
+                    p_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
+                    one = torch.ones_like(p_norm)
+                    ratio = torch.where((p_norm > 0) & (u_norm > 0), group["eta"] * p_norm / u_norm, one)
+                    update = update.mul(ratio)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                state["mu"].mul_(group["momentum"]).add_(update)
+                p.add_(state["mu"], alpha=-group["lr"])
+        return loss
+
+
+def lars_groups(parameters: Iterable[torch.nn.Parameter], lr: float, bias_lr_ratio: float) -> list[dict[str, Any]]:
+    """The reference's two LARS groups: weights (``ndim > 1``) at ``lr``, and the 1-D parameters.
+
+    The 1-D parameters (biases, normalisation) are excluded from weight decay and the trust
+    ratio, at ``lr * bias_lr_ratio``.
+    """
+    parameters = list(parameters)
+    weights = [p for p in parameters if p.ndim > 1]
+    others = [p for p in parameters if p.ndim <= 1]
+    groups = [{"params": weights, "lr": lr, "exclude": False}]
+    if others:
+        groups.append({"params": others, "lr": lr * bias_lr_ratio, "exclude": True})
+    return groups
+
+
+@OPTIMIZERS.register("lars")
+def _lars(parameters: Iterable[torch.nn.Parameter], config: OptimConfig) -> torch.optim.Optimizer:
+    return LARS(
+        lars_groups(parameters, config.lr, config.bias_lr_ratio),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        momentum=config.momentum,
+        eta=config.trust_coefficient,
     )
 
 
