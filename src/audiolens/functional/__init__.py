@@ -1,5 +1,7 @@
-"""Plain tensor functions: spectral and MRMF front-ends, presets, augmentations (supervised and
-self-supervised), MI estimators, CAT's causal losses, third-octave analysis and transcoding.
+"""Plain tensor functions.
+
+Spectral and MRMF front-ends, presets, augmentations (supervised and self-supervised), MI
+estimators, CAT's causal losses, third-octave analysis and transcoding.
 """
 
 from audiolens.functional.augment import mask_along_axis, mixup
