@@ -87,6 +87,9 @@ class ViTC(nn.Module):
     input_kind = "logmel"
     min_frames = PATCH[1]
     accepts_no_head = True
+    #: Pre-training length in frames (0.95 s at hop 10 ms): longer clips are embedded in chunks
+    #: of this length whose embeddings are averaged (ABT's ``encode_vit``; :mod:`audiolens.training.probe`).
+    chunk_frames = 96
 
     def __init__(
         self,

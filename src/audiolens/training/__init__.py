@@ -22,6 +22,7 @@ from audiolens.training.data import (
     cv_folds,
     decode_all,
     split_indices,
+    with_dataset_statistics,
 )
 from audiolens.training.evaluate import (
     EvaluateEntry,
@@ -96,5 +97,6 @@ __all__ = [
     "select_split",
     "split_indices",
     "warmup_cosine_schedule",
+    "with_dataset_statistics",
     "write_infoplane_csv",
 ]

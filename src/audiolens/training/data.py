@@ -21,6 +21,10 @@ Targets: a class index (single-label), a 0/1 float vector ``(num_classes,)`` (mu
 :data:`~audiolens.datasets.NO_TARGET` (unlabelled audio); stratified holdouts need class labels
 and fall back to seeded random ones otherwise.
 
+``features.normalize: dataset`` (log-Mel standardised by the training data's statistics):
+:func:`with_dataset_statistics` computes ``features.stats`` on the training split before a
+task builds its module, so the checkpoint carries them.
+
 Waveforms are decoded once (soundfile + soxr) and kept in memory; decoded datasets are
 cached on disk under ``$AUDIOLENS_CACHE/waveforms`` (keyed by the files' paths, sizes and
 mtimes and the sample rate), so a second run skips decoding. Every clip is cut or
@@ -60,6 +64,7 @@ __all__ = [
     "cv_folds",
     "decode_all",
     "split_indices",
+    "with_dataset_statistics",
 ]
 
 
@@ -567,3 +572,50 @@ class AudioDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Test batches in dataset order."""
         return self._eval_loader("test")
+
+
+def with_dataset_statistics(features: Any, datamodule: AudioDataModule, max_clips: int = 2000) -> Any:
+    """``features`` with ``stats = [mean, std]`` of the training split's log-Mel, for ``normalize: dataset``.
+
+    The statistics are those of every log-Mel value (one mean and one standard deviation, as
+    ABT's and BYOL-A v2's pre-norm) of up to ``max_clips`` training clips (a seeded choice), cut
+    like evaluation clips (from the start, zero-padded to ``data.duration``). Features without
+    ``normalize: dataset``, or whose ``stats`` are already given, are returned unchanged.
+
+    Args:
+        features: The resolved ``features`` section (an input pipeline).
+        datamodule: The run's data module (its training split).
+        max_clips: Most clips to read.
+
+    Returns:
+        The features (a copy with ``stats`` when computed).
+
+    Raises:
+        DataError: An empty training split.
+    """
+    if getattr(features, "normalize", None) != "dataset" or features.stats is not None:
+        return features
+    from audiolens.transforms import LogMel
+
+    datamodule.setup()
+    train = datamodule.splits["train"]
+    if len(train) == 0:
+        raise DataError(f"dataset {datamodule.dataset.name!r}: no training clips to compute features.stats from")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(datamodule.seed))[:max_clips]
+    evaluation = WaveformDataset(train.waves, train.targets, train.n_samples)
+    frontend = LogMel(features.frontend())
+    total = total_sq = count = 0.0
+    with torch.no_grad():
+        for start in range(0, len(order), 64):
+            batch = torch.stack([evaluation[int(i)][0] for i in order[start : start + 64]])
+            values = frontend(batch.float()).double()
+            total += float(values.sum())
+            total_sq += float(values.square().sum())
+            count += values.numel()
+    mean = total / count
+    std = max(total_sq / count - mean * mean, 0.0) ** 0.5
+    if not std > 1e-6 * max(1.0, abs(mean)):  # float rounding leaves a tiny std on constant input
+        raise DataError(
+            f"dataset {datamodule.dataset.name!r}: the training log-Mel is constant; features.stats undefined"
+        )
+    return features.model_copy(update={"stats": [mean, std]})

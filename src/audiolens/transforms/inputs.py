@@ -12,6 +12,9 @@ Built-in pipelines:
 - ``logmel`` (the default): a log-Mel front-end, ``(batch, n_mels, n_frames)``, from a preset
   of :data:`~audiolens.functional.PRESETS` (``pann``, ``yamnet``, ``abt``) re-targeted to the
   data's sample rate, plus any :class:`~audiolens.functional.FrontendConfig` field as an override.
+  ``normalize: dataset`` standardises the log-Mel by the training data's mean and standard
+  deviation (ABT's pre-norm): the task computes them (``stats``) before it trains, and they
+  travel in the checkpoint with the rest of the ``features`` section.
 - ``waveform``: the raw waveform ``(batch, n_samples)``, resampled to ``sample_rate`` when the
   data are decoded, optionally scaled to unit peak per clip (``normalize: peak``).
 
@@ -21,9 +24,10 @@ themselves; nothing else changes.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from audiolens._internal.config import Config, PositiveFloat, PositiveInt
@@ -31,6 +35,7 @@ from audiolens._internal.errors import ParameterError
 from audiolens._internal.registry import Registry
 from audiolens.functional.presets import FrontendConfig, get_preset
 from audiolens.transforms.spectral import LogMel
+from audiolens.transforms.ssl_augment import PreNorm
 
 __all__ = ["INPUTS", "InputConfig", "LogMelInput", "PeakNormalize", "WaveformInput", "register_input"]
 
@@ -113,9 +118,14 @@ class LogMelInput(InputConfig):
         sample_rate: Rate in Hz (default: ``data.sample_rate``, else the preset's); the preset's
             window and hop *durations* are kept (:func:`~audiolens.functional.get_preset`).
         n_fft, hop_length, win_length, n_mels, f_min, f_max, power, mel_scale, norm, mel_domain,
-        center, pad_mode, window_align, log, amin, top_db, offset, normalize: Overrides of the
-            preset's :class:`~audiolens.functional.FrontendConfig` field of the same name
-            (units: samples, Hz, dB).
+        center, pad_mode, window_align, log, amin, top_db, offset: Overrides of the preset's
+            :class:`~audiolens.functional.FrontendConfig` field of the same name (units:
+            samples, Hz, dB).
+        normalize: ``band_mean`` (each band's mean over the clip subtracted, the front-end's
+            own), ``dataset`` (standardised by ``stats``) or ``null``.
+        stats: ``[mean, std]`` of the training data's log-Mel values for ``normalize: dataset``,
+            computed by the task (:func:`~audiolens.training.with_dataset_statistics`); given
+            by hand, they are used as they are (ABT's AudioSet values: ``[-0.8294, 4.6230]``).
 
     Fields left out take the preset's value; :meth:`resolve` writes every value out.
     """
@@ -141,7 +151,8 @@ class LogMelInput(InputConfig):
     amin: PositiveFloat | None = None
     top_db: PositiveFloat | None = None
     offset: PositiveFloat | None = None
-    normalize: Literal["band_mean"] | None = None
+    normalize: Literal["band_mean", "dataset"] | None = None
+    stats: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
 
     def frontend(self, data_sample_rate: int | None = None) -> FrontendConfig:
         """The :class:`~audiolens.functional.FrontendConfig` these settings describe.
@@ -150,15 +161,43 @@ class LogMelInput(InputConfig):
             ParameterError: Unknown preset, conflicting sample rates, invalid values.
         """
         rate = _rate(self.sample_rate, data_sample_rate)
-        return get_preset(self.preset, rate, **self.overrides_of(FrontendConfig))
+        overrides = self.overrides_of(FrontendConfig)
+        if overrides.get("normalize") == "dataset":  # applied after the front-end (build)
+            del overrides["normalize"]
+        return get_preset(self.preset, rate, **overrides)
 
     def resolve(self, data_sample_rate: int | None) -> LogMelInput:
-        """Every front-end value written out (see :class:`InputConfig`)."""
-        return LogMelInput(type="logmel", preset=self.preset, **self.frontend(data_sample_rate).to_dict())
+        """Every front-end value written out (see :class:`InputConfig`).
+
+        Raises:
+            ParameterError: ``stats`` without ``normalize: dataset``, or a non-positive std.
+        """
+        if self.stats is not None and self.normalize != "dataset":
+            raise ParameterError("features.stats are the statistics of normalize: dataset; set it or drop the stats")
+        if self.stats is not None and not self.stats[1] > 0:
+            raise ParameterError(f"features.stats must be [mean, std] with std > 0, got {self.stats}")
+        values = self.frontend(data_sample_rate).to_dict()
+        if self.normalize == "dataset":
+            values.update(normalize="dataset", stats=self.stats)
+        return LogMelInput(type="logmel", preset=self.preset, **values)
 
     def build(self) -> nn.Module:
-        """A :class:`~audiolens.transforms.LogMel` module: ``(batch, n_samples)`` -> ``(batch, n_mels, n_frames)``."""
-        return LogMel(self.frontend())
+        """A :class:`~audiolens.transforms.LogMel` module: ``(batch, n_samples)`` -> ``(batch, n_mels, n_frames)``.
+
+        With ``normalize: dataset``, a :class:`~audiolens.transforms.PreNorm` by ``stats`` follows.
+
+        Raises:
+            ParameterError: ``normalize: dataset`` before the statistics are computed.
+        """
+        logmel = LogMel(self.frontend())
+        if self.normalize != "dataset":
+            return logmel
+        if self.stats is None:
+            raise ParameterError(
+                "features.normalize: dataset needs the training data's statistics (features.stats: [mean, std]); "
+                "the training tasks compute them, or give them by hand"
+            )
+        return nn.Sequential(logmel, PreNorm(*self.stats))
 
     def model_kwargs(self) -> dict[str, Any]:
         """``{"n_mels": ...}``: the model's mel axis follows the front-end."""

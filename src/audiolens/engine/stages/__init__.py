@@ -21,6 +21,8 @@ registers a stage from a plug-in or a test file). Nothing else changes.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from audiolens._internal.registry import Registry
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
     from audiolens.engine.run import Run
 
-__all__ = ["STAGES", "Stage", "register_stage"]
+__all__ = ["STAGES", "Stage", "register_stage", "result_answers"]
 
 #: Stages by name.
 STAGES: Registry[type[Stage]] = Registry("stage", builtins=("audiolens.engine.stages",))
@@ -106,3 +108,17 @@ class Stage:
     def describe(self, run: Run) -> str | None:
         """A short result for the stage's progress line (e.g. ``test_accuracy 0.984``)."""
         return None
+
+
+def result_answers(path: Path, settings: dict[str, Any]) -> bool:
+    """Whether the result file ``path`` exists and was written for ``settings`` (its ``entry`` key).
+
+    Stages that write one file per section entry (``evaluate``, ``probe``) skip an entry whose
+    file answers it, so adding an entry to a finished run computes only that entry.
+    """
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("entry") == settings
+    except (OSError, ValueError):
+        return False

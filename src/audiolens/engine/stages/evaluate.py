@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from audiolens._internal.errors import ParameterError
 from audiolens._internal.paths import atomic_write_text
-from audiolens.engine.stages import Stage, register_stage
+from audiolens.engine.stages import Stage, register_stage, result_answers
 from audiolens.training.evaluate import EvaluateEntry
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class EvaluateStage(Stage):
         best = run.dir / "checkpoints" / "best.ckpt"
         written = []
         path = run.dir / "eval" / "test.json"
-        if not _answers(path, {"split": "test"}):
+        if not result_answers(path, {"split": "test"}):
             result = run.plugin.evaluate_test(run.exp, run.dir, device)
             if result is not None:
                 atomic_write_text(path, json.dumps({**result, "entry": {"split": "test"}}, indent=2))
@@ -63,7 +63,7 @@ class EvaluateStage(Stage):
         for entry in run.exp.evaluate:
             path = run.dir / "eval" / f"{entry.output}.json"
             settings = entry.model_dump(mode="json")
-            if not _answers(path, settings):
+            if not result_answers(path, settings):
                 result = run.plugin.evaluate([best], entry, device)
                 atomic_write_text(path, json.dumps({**result, "entry": settings}, indent=2))
             written.append(f"eval/{entry.output}.json")
@@ -74,12 +74,3 @@ class EvaluateStage(Stage):
         """How many sets were evaluated."""
         written = run.results.get("evaluate")
         return f"{len(written)} set(s)" if written is not None else None
-
-
-def _answers(path: Any, settings: dict[str, Any]) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("entry") == settings
-    except (OSError, ValueError):
-        return False

@@ -19,7 +19,7 @@ from audiolens._internal.config import Config, NonNegativeFloat
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.datasets import create_dataset, list_datasets
 from audiolens.models import is_model, list_models, model_default_cfg
-from audiolens.training.data import AudioDataModule, DataConfig, build_dataset, cv_folds
+from audiolens.training.data import AudioDataModule, DataConfig, build_dataset, cv_folds, with_dataset_statistics
 from audiolens.training.evaluate import (
     EvaluateEntry,
     classification_metrics,
@@ -142,7 +142,7 @@ class ClassificationPlugin(TaskPlugin):
             model=exp.model.name,
             class_names=dm.class_names,
             model_kwargs=exp.model.kwargs,
-            features=exp.features.to_dict(),
+            features=with_dataset_statistics(exp.features, dm).to_dict(),
             optim=exp.optim.to_dict(),
             augment=exp.task.augment.to_dict(),
             class_weights=weights,
