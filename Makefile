@@ -13,9 +13,10 @@ $(STAMP): $(PY) pyproject.toml Makefile
 	# torch first, pinned to the local CPU build: a bare `pip install torch` pulls a CUDA build.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev,ray,weights]"
-	# lightly is a test reference only (tests/losses/test_ssl.py loads its loss file): its own
-	# dependencies would pull torchvision and a CUDA torch, hence --no-deps.
-	$(PY) -m pip install --quiet --no-deps lightly==1.6.0
+	# Test references only, hence --no-deps: lightly (tests/losses/test_ssl.py loads its loss file;
+	# its dependencies would pull torchvision and a CUDA torch) and the HEAR validator (it imports
+	# tensorflow, which tests/test_hear.py replaces by a stand-in).
+	$(PY) -m pip install --quiet --no-deps lightly==1.6.0 hearvalidator==2021.0.2
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -39,7 +39,16 @@ from audiolens.models import create_model, model_accepts
 from audiolens.training.data import decode_all
 from audiolens.training.task import input_config
 
-__all__ = ["C_GRID", "PROBES", "Embedder", "embed_dataset", "probe_dataset", "probe_embeddings"]
+__all__ = [
+    "C_GRID",
+    "PROBES",
+    "Embedder",
+    "embed_dataset",
+    "load_encoder_checkpoint",
+    "probe_dataset",
+    "probe_embeddings",
+    "scene_embeddings",
+]
 
 #: Probe kinds.
 PROBES = ("linear", "mlp")
@@ -77,16 +86,8 @@ class Embedder:
         Raises:
             DataError: Unreadable file, or a checkpoint without an encoder (e.g. a transcoder).
         """
-        from audiolens.training.tasks import load_checkpoint
-
-        module = load_checkpoint(path, device)
-        encoder = getattr(module, "model", None)
-        if not hasattr(module, "features") or not hasattr(encoder, "forward_features"):
-            raise DataError(
-                f"{path} holds no audio encoder with forward_features (task {type(module).__name__}); give the "
-                "checkpoint of a pretrain or classification run"
-            )
-        return cls(module.features, encoder.eval(), int(module.sample_rate), f"checkpoint {path}", device)
+        module = load_encoder_checkpoint(path, device)
+        return cls(module.features, module.model, int(module.sample_rate), f"checkpoint {path}", device)
 
     @classmethod
     def random(
@@ -126,20 +127,53 @@ class Embedder:
         embedder.pipeline = pipeline
         return embedder
 
-    @torch.no_grad()
     def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Embeddings ``(batch, embed_dim)`` float32 of waveforms ``(batch, n_samples)`` at :attr:`sample_rate`."""
-        x = self.frontend(waveform.to(self.device).float())
-        chunk = getattr(self.encoder, "chunk_frames", None)
-        min_frames = int(getattr(self.encoder, "min_frames", 1))
-        if x.shape[-1] < min_frames:
-            x = torch.nn.functional.pad(x, (0, min_frames - x.shape[-1]))
-        if chunk is None or x.shape[-1] <= chunk:
-            return self.encoder.forward_features(x).float().cpu()
-        n = -(-x.shape[-1] // chunk)
-        x = torch.nn.functional.pad(x, (0, n * chunk - x.shape[-1]))
-        chunks = x.unflatten(-1, (n, chunk)).movedim(-2, 1).flatten(0, 1)  # (batch * n, ..., chunk)
-        return self.encoder.forward_features(chunks).float().unflatten(0, (len(x), n)).mean(dim=1).cpu()
+        """Embeddings ``(batch, embed_dim)`` float32 (CPU) of waveforms ``(batch, n_samples)``."""
+        return scene_embeddings(self.frontend, self.encoder, waveform.to(self.device)).cpu()
+
+
+@torch.no_grad()
+def scene_embeddings(frontend: nn.Module, encoder: nn.Module, waveform: torch.Tensor) -> torch.Tensor:
+    """Clip embeddings ``(batch, embed_dim)`` float32 of waveforms ``(batch, n_samples)``, on their device.
+
+    ``encoder.forward_features(frontend(waveform))``; inputs shorter than the encoder's
+    ``min_frames`` are zero-padded, and encoders declaring ``chunk_frames`` (ViT-C) embed longer
+    inputs in chunks of that length (the last zero-padded) whose embeddings are averaged.
+    """
+    x = frontend(waveform.float())
+    chunk = getattr(encoder, "chunk_frames", None)
+    min_frames = int(getattr(encoder, "min_frames", 1))
+    if x.shape[-1] < min_frames:
+        x = torch.nn.functional.pad(x, (0, min_frames - x.shape[-1]))
+    if chunk is None or x.shape[-1] <= chunk:
+        return encoder.forward_features(x).float()
+    n = -(-x.shape[-1] // chunk)
+    x = torch.nn.functional.pad(x, (0, n * chunk - x.shape[-1]))
+    chunks = x.unflatten(-1, (n, chunk)).movedim(-2, 1).flatten(0, 1)  # (batch * n, ..., chunk)
+    return encoder.forward_features(chunks).float().unflatten(0, (len(x), n)).mean(dim=1)
+
+
+def load_encoder_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Any:
+    """The task module of a checkpoint that holds an audio encoder (eval mode, on ``device``).
+
+    Its ``.model`` has ``forward_features`` and ``embed_dim``; ``.frontend`` turns waveforms at
+    ``.sample_rate`` into the encoder's input, and ``.duration`` is the training clip length.
+
+    Raises:
+        DataError: Unreadable file, or a checkpoint without an audio encoder (a transcoder, a graph model).
+    """
+    from audiolens.training.tasks import load_checkpoint
+
+    module = load_checkpoint(path, device)
+    encoder = getattr(module, "model", None)
+    if not all(hasattr(module, a) for a in ("features", "frontend", "sample_rate")) or not hasattr(
+        encoder, "forward_features"
+    ):
+        raise DataError(
+            f"{path} holds no audio encoder with forward_features (task {type(module).__name__}); give the "
+            "checkpoint of a pretrain or classification run"
+        )
+    return module
 
 
 def _log_mel_statistics(pipeline: Any, waves: Sequence[torch.Tensor]) -> list[float]:
