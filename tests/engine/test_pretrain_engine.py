@@ -101,3 +101,29 @@ def test_batch_size_one_is_refused_before_a_run_starts(tmp_path, capsys):
     config.write_text(yaml.safe_dump({**EXPERIMENT, "data": {**DATA, "batch_size": 1}}))
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
     assert "need at least 2" in capsys.readouterr().err
+
+
+def test_pre_training_streams_webdataset_shards(tmp_path, capsys):
+    pytest.importorskip("webdataset")
+    shards = tmp_path / "shards"
+    common = ["--dataset", "synthetic", "--sample-rate", "16000", "--out", str(shards), "--shard-size", "10"]
+    assert main(["data", "shard", *common]) == 0  # synthetic's default: 40 clips per class -> 32 shards
+    assert "320 clips in 32 shard(s)" in capsys.readouterr().out
+    assert main(["data", "shard", *common]) == 2  # no silent overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    experiment = {
+        **{k: v for k, v in EXPERIMENT.items() if k != "probe"},
+        "data": {"name": "webdataset", "root": str(shards), "batch_size": 16, "duration": 0.5, "val_fraction": 0.1},
+        "trainer": {**QUIET, "limit_train_batches": 4},
+    }
+    config = tmp_path / "shards.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["final"]
+    assert metrics["n_train"] == 280 and metrics["n_val"] == 40  # the last 4 of 32 shards validate
+    stats = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=False)["audiolens"]["features"]
+    assert stats["stats"][1] > 0
+    experiment["data"]["test_folds"] = [1]
+    config.write_text(yaml.safe_dump(experiment))
+    assert main(["run", str(config), "--out", str(tmp_path / "bad")]) == 2
+    assert "folds do not apply" in capsys.readouterr().err

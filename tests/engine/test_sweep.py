@@ -176,3 +176,18 @@ def test_shipped_sweeps_resolve_every_cell(name, monkeypatch):
             for key in ("data", "optim", "trainer"):
                 assert row[key] == rows["cat"][key]
             assert row["task"]["augment"] == rows["cat"]["task"]["augment"]
+    if name == "abt-augmentations.yaml":  # figure 2 of ABT: each augmentation alone, and all three
+        rows = {label.split("/")[0]: exp for label, exp in resolved.items()}
+        assert {k: v["task"]["augment"] for k, v in rows.items()} == {
+            "mixup": ["mixup"],
+            "rrc": ["rrc"],
+            "rlf": ["rlf"],
+            "all": ["mixup", "rrc", "rlf"],
+        }
+        for row in rows.values():
+            assert {k: v for k, v in row["task"].items() if k != "augment"} == {
+                k: v for k, v in rows["all"]["task"].items() if k != "augment"
+            }
+            for key in ("data", "optim", "trainer", "model", "features", "probe"):
+                assert row[key] == rows["all"][key]
+            assert row["probe"][0]["test_folds"] == [5] and row["probe"][0]["baseline"] is False

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import lightning as L
@@ -55,6 +57,7 @@ from audiolens.datasets import AudioDataset, concat_datasets, create_dataset, se
 
 __all__ = [
     "AudioDataModule",
+    "ShardDataModule",
     "DataConfig",
     "EpochSeededSampler",
     "SourceConfig",
@@ -516,6 +519,19 @@ class AudioDataModule(L.LightningDataModule):
                 [self._waves[i] for i in idx], self.targets(idx), n, random_crop=name == "train"
             )
 
+    @property
+    def name(self) -> str:
+        """The dataset's name."""
+        return self.dataset.name
+
+    def sample_clips(self, max_clips: int) -> list[torch.Tensor]:
+        """Up to ``max_clips`` training clips (a seeded choice), cut like evaluation clips (for statistics)."""
+        self.setup()
+        train = self.splits["train"]
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:max_clips]
+        evaluation = WaveformDataset(train.waves, train.targets, train.n_samples)
+        return [evaluation[int(i)][0] for i in order]
+
     def tracked_set(self, name: str) -> TrackedSet:
         """The clips of split ``name`` (``train``, ``val``, ``test``; ``all`` = the three) for the information plane.
 
@@ -597,25 +613,154 @@ def with_dataset_statistics(features: Any, datamodule: AudioDataModule, max_clip
         return features
     from audiolens.transforms import LogMel
 
-    datamodule.setup()
-    train = datamodule.splits["train"]
-    if len(train) == 0:
-        raise DataError(f"dataset {datamodule.dataset.name!r}: no training clips to compute features.stats from")
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(datamodule.seed))[:max_clips]
-    evaluation = WaveformDataset(train.waves, train.targets, train.n_samples)
+    clips = datamodule.sample_clips(max_clips)
+    name = datamodule.name
+    if not clips:
+        raise DataError(f"dataset {name!r}: no training clips to compute features.stats from")
     frontend = LogMel(features.frontend())
     total = total_sq = count = 0.0
     with torch.no_grad():
-        for start in range(0, len(order), 64):
-            batch = torch.stack([evaluation[int(i)][0] for i in order[start : start + 64]])
-            values = frontend(batch.float()).double()
+        for start in range(0, len(clips), 64):
+            values = frontend(torch.stack(clips[start : start + 64]).float()).double()
             total += float(values.sum())
             total_sq += float(values.square().sum())
             count += values.numel()
     mean = total / count
     std = max(total_sq / count - mean * mean, 0.0) ** 0.5
     if not std > 1e-6 * max(1.0, abs(mean)):  # float rounding leaves a tiny std on constant input
-        raise DataError(
-            f"dataset {datamodule.dataset.name!r}: the training log-Mel is constant; features.stats undefined"
-        )
+        raise DataError(f"dataset {name!r}: the training log-Mel is constant; features.stats undefined")
     return features.model_copy(update={"stats": [mean, std]})
+
+
+class _EpochLoader(DataLoader):
+    """A DataLoader that tells its streaming dataset the epoch before each pass (Lightning only tells samplers)."""
+
+    def __init__(self, *args: Any, epoch: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._epoch = epoch
+
+    def __iter__(self) -> Any:
+        self.dataset.set_epoch(self._epoch())
+        return super().__iter__()
+
+
+class ShardDataModule(L.LightningDataModule):
+    """Training clips streamed from WebDataset tar shards (``data.name: webdataset``, ``data.root``: the folder).
+
+    The last ``ceil(val_fraction * n_shards)`` shards (at least one) are the validation set, decoded
+    into memory and cut like evaluation clips; the others stream as random crops
+    (:class:`~audiolens.datasets.shards.ShardStream`, reshuffled every epoch). There is no test
+    split. Batches are ``(waveform (batch, n_samples), target (batch,))`` as
+    :class:`AudioDataModule`'s; the last incomplete training batch is dropped.
+
+    Args:
+        root: The shard folder (``audiolens data shard --out``).
+        batch_size: Training batch size.
+        duration: Clip length in s (required: shards are not scanned for the longest clip).
+        val_fraction: Share of the shards that validate.
+        seed: Shard order, shuffling and crops.
+        num_workers: DataLoader workers (each reads its own shards).
+        shuffle: Shuffle-buffer size in clips.
+
+    Raises:
+        ParameterError: No ``duration``, or fewer than two shards.
+        DataError: A missing, empty or damaged shard folder.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        batch_size: int = 32,
+        duration: float | None = None,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        num_workers: int = 0,
+        shuffle: int = 1000,
+    ) -> None:
+        super().__init__()
+        from audiolens.datasets.shards import read_shard_index
+
+        if duration is None:
+            raise ParameterError("data.name webdataset streams its clips: set data.duration (seconds per crop)")
+        index = read_shard_index(root)
+        shards = [str(Path(root) / s["name"]) for s in index["shards"] if s["n_clips"] > 0]
+        if len(shards) < 2:
+            raise ParameterError(
+                f"{root} holds {len(shards)} shard(s); one shard at least validates, so write >= 2 "
+                "(a smaller --shard-size)"
+            )
+        n_val = max(1, math.ceil(val_fraction * len(shards)))
+        counts = {str(Path(root) / s["name"]): s["n_clips"] for s in index["shards"]}
+        self.root, self.index, self.seed = str(root), index, seed
+        self.train_shards, self.val_shards = shards[:-n_val], shards[-n_val:]
+        self.n_train = sum(counts[p] for p in self.train_shards)
+        self.batch_size, self.duration, self.num_workers, self.shuffle = batch_size, duration, num_workers, shuffle
+        self.eval_batch_size = 2 * batch_size
+        self.splits: dict[str, Any] = {}
+        self.indices = {"train": [], "val": [], "test": []}
+
+    @property
+    def name(self) -> str:
+        """The sharded dataset's name."""
+        return str(self.index.get("dataset", "webdataset"))
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of the shards in Hz."""
+        return int(self.index["sample_rate"])
+
+    @property
+    def n_samples(self) -> int:
+        """Crop length in samples."""
+        return max(1, round(self.duration * self.sample_rate))
+
+    @property
+    def target_type(self) -> str:
+        """The sharded dataset's target type."""
+        return str(self.index.get("target_type", "none"))
+
+    def sample_clips(self, max_clips: int) -> list[torch.Tensor]:
+        """The first ``max_clips`` training clips of the shards, cut like evaluation clips."""
+        from audiolens.datasets.shards import read_shard_samples
+
+        clips = []
+        n = self.n_samples
+        for wave, _ in read_shard_samples(self.train_shards):
+            clip = torch.from_numpy(np.ascontiguousarray(wave[:n], dtype=np.float32))
+            clips.append(torch.nn.functional.pad(clip, (0, n - clip.numel())))
+            if len(clips) >= max_clips:
+                break
+        return clips
+
+    def setup(self, stage: str | None = None) -> None:
+        """Decode the validation shards; prepare the training stream."""
+        if self.splits:
+            return
+        from audiolens.datasets.shards import ShardStream, read_shard_samples
+
+        waves, targets = [], []
+        for wave, meta in read_shard_samples(self.val_shards):
+            waves.append(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
+            target = meta.get("target")
+            targets.append(target if isinstance(target, int) else -1)
+        self.splits["val"] = WaveformDataset(waves, torch.as_tensor(targets, dtype=torch.long), self.n_samples)
+        self.splits["train"] = ShardStream(self.train_shards, self.n_samples, self.seed, self.shuffle)
+        self.indices = {"train": list(range(self.n_train)), "val": list(range(len(waves))), "test": []}
+
+    def train_dataloader(self) -> DataLoader:
+        """Streamed training batches (a new shard order and shuffle every epoch)."""
+        stream = self.splits["train"]
+
+        def epoch() -> int:
+            trainer = getattr(self, "trainer", None)
+            return int(trainer.current_epoch) if trainer is not None else stream.epoch + 1
+
+        stream.length = self.n_train
+        return _EpochLoader(
+            stream, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True, epoch=epoch
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in shard order."""
+        return DataLoader(self.splits["val"], batch_size=self.eval_batch_size, num_workers=self.num_workers)

@@ -4,7 +4,9 @@ The data are any ``data`` section (``data.sources`` joins datasets; labels are n
 plain folders of audio work): every clip trains except a validation holdout
 (``data.val_fraction`` or ``data.val_folds``), including a dataset's official test split;
 ``data.test_folds`` holds folds out explicitly. Clips are random crops of ``data.duration`` s
-(ABT: 0.95 s), shorter clips zero-padded.
+(ABT: 0.95 s), shorter clips zero-padded. Large corpora stream from WebDataset tar shards
+(``audiolens data shard``): ``data.name: webdataset`` with ``data.root`` the shard folder
+(:class:`~audiolens.training.ShardDataModule`; its last shards validate).
 
 The module is :class:`~audiolens.training.pretrain.PretrainTask` (encoder at ``.model``, so
 ``model.init_checkpoint``, ``model.freeze`` and the information plane work on it). Its
@@ -25,12 +27,15 @@ from audiolens._internal.config import Config, NonNegativeFloat, PositiveFloat, 
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.datasets import list_datasets
 from audiolens.models import is_model, list_models
-from audiolens.training.data import AudioDataModule, build_dataset, with_dataset_statistics
+from audiolens.training.data import AudioDataModule, ShardDataModule, build_dataset, with_dataset_statistics
 from audiolens.training.pretrain import OBJECTIVES, PretrainTask, build_augmentations
 from audiolens.training.task import check_model_input
 from audiolens.training.tasks import TaskPlugin, register_task
 
-__all__ = ["PretrainConfig", "PretrainPlugin", "ProjectorConfig"]
+__all__ = ["SHARDS", "PretrainConfig", "PretrainPlugin", "ProjectorConfig"]
+
+#: ``data.name`` of audio streamed from tar shards.
+SHARDS = "webdataset"
 
 
 class ProjectorConfig(Config):
@@ -99,17 +104,41 @@ class PretrainPlugin(TaskPlugin):
         check_model_input(exp.model.name, exp.features)
         build_augmentations(exp.task.augment, exp.features.kind)
         for source in exp.data.sources or [exp.data]:
-            if source.name not in list_datasets():
-                raise unknown_choice("dataset", source.name, list_datasets())
+            if source.name not in list_datasets() and source.name != SHARDS:
+                raise unknown_choice("dataset", source.name, [*list_datasets(), SHARDS])
+        if exp.data.name == SHARDS and (exp.data.test_folds or exp.data.val_folds or exp.data.root is None):
+            raise ParameterError(
+                "data.name webdataset streams a shard folder: set data.root to it (audiolens data shard --out); "
+                "folds do not apply (its last shards validate, data.val_fraction of them)"
+            )
         if exp.data.batch_size < 2:
             raise ParameterError(
                 f"data.batch_size {exp.data.batch_size}: self-supervised objectives compare the clips of a batch "
                 "and need at least 2 (ABT: 128)"
             )
 
-    def datamodule(self, exp: Any) -> AudioDataModule:
-        """Every clip trains except the validation holdout (and ``data.test_folds``, when given)."""
+    def datamodule(self, exp: Any) -> AudioDataModule | ShardDataModule:
+        """Every clip trains except the validation holdout (and ``data.test_folds``, when given).
+
+        Raises:
+            ParameterError: Shards at another sample rate than the front-end's.
+        """
         data = exp.data
+        if data.name == SHARDS:
+            dm = ShardDataModule(
+                data.root,
+                batch_size=data.batch_size,
+                duration=data.duration,
+                val_fraction=data.val_fraction,
+                seed=exp.seed,
+                num_workers=data.num_workers,
+            )
+            if dm.sample_rate != exp.features.sample_rate:
+                raise ParameterError(
+                    f"the shards in {data.root} hold {dm.sample_rate} Hz audio, the front-end takes "
+                    f"{exp.features.sample_rate} Hz; write them with --sample-rate {exp.features.sample_rate}"
+                )
+            return dm
         dataset = build_dataset(data, exp.features.sample_rate)
         dm = AudioDataModule(
             dataset,
@@ -147,10 +176,10 @@ class PretrainPlugin(TaskPlugin):
         )
         return module, dm
 
-    def has_test(self, datamodule: AudioDataModule) -> bool:
+    def has_test(self, datamodule: AudioDataModule | ShardDataModule) -> bool:
         """Whether ``data.test_folds`` held clips out."""
         return bool(datamodule.indices["test"])
 
-    def sizes(self, datamodule: AudioDataModule) -> dict[str, int]:
+    def sizes(self, datamodule: AudioDataModule | ShardDataModule) -> dict[str, int]:
         """Clips per split."""
         return {split: len(datamodule.indices[split]) for split in ("train", "val", "test")}
