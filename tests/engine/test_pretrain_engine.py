@@ -127,3 +127,9 @@ def test_pre_training_streams_webdataset_shards(tmp_path, capsys):
     config.write_text(yaml.safe_dump(experiment))
     assert main(["run", str(config), "--out", str(tmp_path / "bad")]) == 2
     assert "folds do not apply" in capsys.readouterr().err
+
+
+def test_the_report_has_the_probe_section(pretrained):
+    _, run = pretrained
+    html = (run / "report.html").read_text()
+    assert "Probes of the frozen encoder" in html and "random encoder" in html and "gain (points)" in html

@@ -11,7 +11,8 @@ Capabilities add sections as new modules of this package (or from a plug-in or a
         return "<h2>Toy</h2>" + table([page.json("toy.json")])
 
 Built-in sections: ``summary``, ``cv``, ``init``, ``metrics``, ``evaluation``, ``confusion``,
-``infoplane``, ``sweep``, ``stages``, ``config``.
+``infoplane``, ``sweep``, ``stages``, ``config``; ``transcoder`` (:mod:`audiolens.report.transcoder`)
+and ``probe`` (:mod:`audiolens.report.probe`) live in their own modules.
 """
 
 from __future__ import annotations
