@@ -33,7 +33,14 @@ def checkpoints(tmp_path_factory):
         features={"type": "logmel", "preset": "pann", "sample_rate": 8000},
         duration=1.0,
     )
+    rate22k = ClassificationTask(
+        model="small_cnn_tiny",
+        class_names=["a", "b"],
+        features={"type": "logmel", "preset": "pann", "sample_rate": 22050},
+        duration=0.5,
+    )
     return {
+        "rate22k": _save(rate22k, tmp / "rate22k.ckpt"),
         "audiontt": _save(audiontt, tmp / "audiontt.ckpt"),
         "vit_c": _save(vit, tmp / "vit.ckpt"),
         "fsdd": _save(fsdd, tmp / "fsdd.ckpt"),
@@ -84,6 +91,14 @@ def test_an_8_khz_model_declares_16_khz_and_resamples_inside(checkpoints):
     torch.testing.assert_close(hear.get_scene_embeddings(tone, model), direct)
     embeddings, timestamps = hear.get_timestamp_embeddings(tone, model)
     assert embeddings.shape == (1, 21, model.timestamp_embedding_size) and timestamps[0, -1] == 1000.0
+
+
+def test_a_22_khz_model_keeps_exact_50_ms_timestamps(checkpoints):
+    model = hear.load_model(checkpoints["rate22k"])
+    assert model.sample_rate == model.encoder_rate == 22050  # a 50 ms hop is 1102.5 samples here
+    embeddings, timestamps = hear.get_timestamp_embeddings(_noise(2, 1.0, 22050), model)
+    assert embeddings.shape[:2] == timestamps.shape == (2, 21)
+    assert torch.all(timestamps.diff(dim=1) == 50.0) and timestamps[0, -1] == 1000.0
 
 
 def test_bad_calls_get_clear_errors(checkpoints, tmp_path):

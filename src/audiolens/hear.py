@@ -23,9 +23,11 @@ runs (Audio Barlow Twins, SimCLR) and classification runs (the classifier's pool
 - **Timestamp embeddings**, as ABT's and the HEAR baseline's ``frame_audio``: windows of the
   encoder's training clip length (ABT: 0.95 s), centred every 50 ms, the sound zero-padded by
   half a window on each side; frame ``k`` is centred at ``k * 50`` ms, for ``k = 0 ..
-  floor(duration / 50 ms)`` (the last timestamp never passes the end, and the spacing is exact:
-  the hop is a whole number of samples at every rate we use), and its embedding is the window's
-  clip embedding, so ``timestamp_embedding_size == scene_embedding_size``.
+  floor(duration / 50 ms)`` (the last timestamp never passes the end; window ``k`` starts at
+  ``round(k * 50 ms)`` samples, so the timestamps are exact multiples of 50 ms at any rate,
+  22.05 kHz included, without drift), and its embedding is the window's clip embedding, so
+  ``timestamp_embedding_size == scene_embedding_size``. Windows go through the encoder in
+  batches; only a batch is copied at a time.
 - **Errors:** audio that is not a float32 ``(n_sounds, n_samples)`` tensor, or a
   ``sample_rate=`` keyword that differs from ``model.sample_rate``, raise
   :class:`~audiolens.ParameterError`.
@@ -77,10 +79,6 @@ class HearModel(nn.Module):
         self.scene_embedding_size = int(encoder.embed_dim)
         self.timestamp_embedding_size = int(encoder.embed_dim)
         self.window_seconds = float(window_seconds)
-        hop = HOP_MS * self.encoder_rate / 1000
-        if hop != int(hop):
-            raise ParameterError(f"a {HOP_MS} ms hop is not a whole number of samples at {self.encoder_rate} Hz")
-        self.hop_samples = int(hop)
         self.eval()
 
     @property
@@ -162,13 +160,21 @@ def get_timestamp_embeddings(
     """
     audio = model.at_encoder_rate(audio, sample_rate)
     n_sounds, n_samples = audio.shape
-    window = max(1, round(model.window_seconds * model.encoder_rate))
+    rate = model.encoder_rate
+    window = max(1, round(model.window_seconds * rate))
     half = window // 2
     padded = torch.nn.functional.pad(audio, (half, window - half))
-    n_frames = n_samples // model.hop_samples + 1
-    frames = padded.unfold(-1, window, model.hop_samples)[:, :n_frames]  # (n_sounds, T, window)
-    flat = frames.reshape(-1, window)
-    embeddings = torch.cat([model(flat[k : k + batch_size]) for k in range(0, len(flat), batch_size)])
+    n_frames = int(n_samples * 1000 // (HOP_MS * rate)) + 1  # centres k * 50 ms <= the duration
+    # window k starts at round(k * 50 ms) in the padded audio, so it is centred on k * 50 ms at any rate
+    starts = torch.round(torch.arange(n_frames, dtype=torch.float64) * HOP_MS * rate / 1000).long()
+    offsets = torch.arange(window)
+    pairs = [(i, k) for i in range(n_sounds) for k in range(n_frames)]
+    embeddings = torch.empty(n_sounds * n_frames, model.timestamp_embedding_size, device=audio.device)
+    for first in range(0, len(pairs), batch_size):  # only a batch of windows is ever copied
+        chunk = pairs[first : first + batch_size]
+        sounds = torch.tensor([i for i, _ in chunk], device=audio.device)
+        index = (starts[[k for _, k in chunk]][:, None] + offsets).to(audio.device)
+        embeddings[first : first + len(chunk)] = model(padded[sounds[:, None], index])
     embeddings = embeddings.reshape(n_sounds, n_frames, -1)
     timestamps = (torch.arange(n_frames, device=embeddings.device, dtype=torch.float32) * HOP_MS).expand(n_sounds, -1)
     return embeddings, timestamps.contiguous()

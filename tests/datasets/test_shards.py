@@ -27,7 +27,12 @@ def test_shards_hold_every_clip_with_its_metadata(written):
     assert [s["n_clips"] for s in index["shards"]] == [5, 5, 5, 5, 4] and index["class_names"] == dataset.class_names
     samples = list(read_shard_samples(shards))
     assert len(samples) == len(dataset) == 24
-    for i, (wave, meta) in enumerate(samples):
+    position = {r.id: i for i, r in enumerate(dataset.records)}
+    order = [position[meta["id"]] for _, meta in samples]
+    assert sorted(order) == list(range(24)) and order != list(range(24))  # every clip once, seeded shuffle
+    assert len({dataset.records[i].target for i in order[-4:]}) > 1  # the last (validation) shard mixes classes
+    for wave, meta in samples:
+        i = position[meta["id"]]
         original = dataset.load_waveform(i)[0].numpy()
         np.testing.assert_allclose(wave, original, atol=1.5 / 32768)  # 16-bit FLAC
         record = dataset.records[i]
@@ -48,6 +53,18 @@ def test_the_stream_gives_every_clip_once_per_epoch_in_a_new_order(written):
     assert all(torch.equal(a, b) for (a, _), (b, _) in zip(first, stream))  # seeded
     crops = ShardStream(shards, n_samples=800, seed=0)
     assert all(w.shape == (800,) for w, _ in crops)
+
+
+def test_a_known_length_gives_every_worker_its_exact_share(written):
+    _, shards, _ = written
+    stream = ShardStream(shards, 2400, seed=0, shuffle=4)
+    stream.length = 30  # more than the 24 clips: readers cycle over their shards
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2)
+    assert len(list(loader)) == 30
+    stream.length = 10
+    assert len(list(stream)) == 10
+    with pytest.raises(DataError, match="every reader needs one at least"):
+        list(torch.utils.data.DataLoader(ShardStream(shards[:1], 2400), batch_size=None, num_workers=2))
 
 
 def test_dataloader_workers_read_disjoint_shards(written):

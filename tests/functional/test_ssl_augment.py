@@ -219,3 +219,10 @@ def test_waveform_augmentations_seeded_and_checked():
         mix_back(x, (20.0, 0.0))
     with pytest.raises(ParameterError, match="max_fraction"):
         time_mask(x, max_fraction=2.0)
+
+
+def test_waveform_noise_and_mix_back_vanish_at_infinite_snr():
+    x = _waves()
+    inf = (float("inf"), float("inf"))
+    assert torch.equal(add_gaussian_noise(x, inf, generator=_gen(0)), x)
+    assert torch.equal(mix_back(x, inf, generator=_gen(0)), x)

@@ -42,7 +42,11 @@ def _barlow_twins_numpy(z_a, z_b, lambd):
 
 
 def _nt_xent_numpy(z_a, z_b, tau):
-    """SimCLR's NT-Xent (Chen et al. 2020, eq. 1), anchor by anchor."""
+    """SimCLR's NT-Xent (Chen et al. 2020, eq. 1), anchor by anchor.
+
+    (lightly's NTXentLoss cannot be loaded for parity here: its module imports lightly.models,
+    whose package needs torchvision, which would pull a CUDA torch.)
+    """
     z = np.concatenate([z_a.numpy(), z_b.numpy()])
     z = z / np.linalg.norm(z, axis=1, keepdims=True)
     n = len(z_a)

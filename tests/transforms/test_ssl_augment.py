@@ -78,3 +78,23 @@ def test_multi_view_draws_independent_views_through_one_pipeline():
     assert pipeline[1].memory.shape[0] == 8  # each view's input entered the memory, as ABT's twice-applied transform
     with pytest.raises(ParameterError, match="n_views"):
         MultiView(pipeline, n_views=1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "match"),
+    [
+        (LogMixupExp, {"ratio": 3}, "mixup ratio"),
+        (RandomResizeCrop, {"freq_scale": [0.6]}, "freq_scale must be a pair"),
+        (RandomResizeCrop, {"time_scale": [1.5, 0.6]}, "time_scale"),
+        (RandomResizeCrop, {"virtual_crop_scale": [0.5, 1.0]}, "virtual_crop_scale"),
+        (RandomLinearFader, {"gain": -1}, "fader gain"),
+        (GaussianNoiseInterpolation, {"ratio": "a"}, "noise ratio"),
+        (RandomGain, {"gain_db": [6, -6]}, "gain_db"),
+        (AddGaussianNoise, {"snr_db": 10}, "snr_db must be a pair"),
+        (TimeMask, {"max_fraction": 1.5}, "max_fraction"),
+        (MixBack, {"snr_db": ["a", 3]}, "snr_db must be a pair of numbers"),
+    ],
+)
+def test_options_are_checked_when_the_module_is_made(cls, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        cls(**kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TypeVar
 
 from audiolens._internal.errors import ParameterError
@@ -40,6 +41,33 @@ def probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ParameterError(f"{name} must be a float in [0, 1), got {value!r}")
     return float(value)
+
+
+def in_range(name: str, value: object, low: float, high: float) -> float:
+    """Return ``value`` as a float if it is a number in ``[low, high]`` (``bool`` is refused).
+
+    Raises:
+        ParameterError: Naming the parameter and the range, for anything else.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ParameterError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def ordered_pair(name: str, value: object, minimum: float = -math.inf) -> tuple[float, float]:
+    """Return ``value`` as ``(low, high)`` floats if it is two numbers with ``minimum <= low <= high``.
+
+    Raises:
+        ParameterError: Naming the parameter, for anything else (one number, three, reversed, below ``minimum``).
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ParameterError(f"{name} must be a pair (low, high), got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        raise ParameterError(f"{name} must be a pair of numbers (low, high), got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not minimum <= low <= high:
+        raise ParameterError(f"{name} must be (low, high) with {minimum} <= low <= high, got {value!r}")
+    return low, high
 
 
 def replace_fields(config: _D, what: str, **overrides: object) -> _D:

@@ -6,7 +6,9 @@ class names, target type, clips per shard). Each sample of a shard is ``<key>.fl
 the shards' sample rate, 16-bit FLAC) and ``<key>.json`` (``id``, ``target``, ``fold``,
 ``split``). :class:`ShardStream` reads them back as an ``IterableDataset`` of fixed-length
 random crops (zero-padded when shorter), split across DataLoader workers and DDP ranks by
-shard, with a shuffle buffer: the training input of ``data.name: webdataset``
+shard, with a shuffle buffer; with a known :attr:`ShardStream.length`, every rank and worker
+yields exactly its share of clips per epoch (cycling over its shards when they hold fewer), so
+no DDP rank waits for another that ran out: the training input of ``data.name: webdataset``
 (:class:`~audiolens.training.ShardDataModule`).
 
 ``webdataset`` is the optional extra ``audiolens[webdataset]``.
@@ -38,15 +40,24 @@ SHARD_INDEX = "shards.json"
 
 
 def write_shards(
-    dataset: AudioDataset, out_dir: str | os.PathLike, *, shard_size: int = 1000, overwrite: bool = False
+    dataset: AudioDataset,
+    out_dir: str | os.PathLike,
+    *,
+    shard_size: int = 1000,
+    overwrite: bool = False,
+    seed: int = 0,
 ) -> list[Path]:
     """Write every clip of ``dataset`` (decoded at ``dataset.sample_rate``) into tar shards.
+
+    The clips are written in a seeded random order, so that every shard mixes the dataset's
+    classes and folds (the last shards validate in :class:`~audiolens.training.ShardDataModule`).
 
     Args:
         dataset: Any registered dataset with ``sample_rate`` set.
         out_dir: Folder for ``shard-NNNNNN.tar`` and ``shards.json``.
         shard_size: Clips per shard (>= 1).
         overwrite: Replace the shards of an existing folder.
+        seed: The writing order.
 
     Returns:
         The shard paths.
@@ -72,13 +83,15 @@ def write_shards(
         path.unlink()
     counts: list[int] = []
     with wds.ShardWriter(str(out / "shard-%06d.tar"), maxcount=shard_size, verbose=0) as sink:
-        for i, record in enumerate(dataset.records):
+        order = np.random.default_rng(seed).permutation(len(dataset))
+        for k, i in enumerate(order.tolist()):
+            record = dataset.records[i]
             wave = dataset.load_waveform(i)[0].numpy()
             buffer = io.BytesIO()
             sf.write(buffer, np.clip(wave, -1.0, 1.0), dataset.sample_rate, format="FLAC", subtype="PCM_16")
             meta = {"id": record.id, "target": _plain(record.target), "fold": record.fold, "split": record.split}
             sink.write({"__key__": f"{i:09d}", "flac": buffer.getvalue(), "json": json.dumps(meta).encode()})
-            if i % shard_size == 0:
+            if k % shard_size == 0:
                 counts.append(0)
             counts[-1] += 1
     shards = sorted(out.glob("shard-*.tar"))
@@ -87,6 +100,7 @@ def write_shards(
         "sample_rate": dataset.sample_rate,
         "class_names": list(dataset.class_names),
         "target_type": dataset.target_type,
+        "seed": seed,
         "shards": [{"name": p.name, "n_clips": n} for p, n in zip(shards, counts)],
     }
     atomic_write_text(out / SHARD_INDEX, json.dumps(index, indent=2))
@@ -189,8 +203,8 @@ class ShardStream(IterableDataset):
         """Select the shard order, shuffle and crops of ``epoch``."""
         self.epoch = epoch
 
-    def _my_shards(self) -> list[str]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+    def _my_shards(self, passes: int = 0) -> list[str]:
+        rng = np.random.default_rng([self.seed, self.epoch, passes])
         order = [self.paths[i] for i in rng.permutation(len(self.paths))]
         rank, world = 0, 1
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -199,16 +213,41 @@ class ShardStream(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         return order[rank * workers + worker :: world * workers]
 
+    def _quota(self) -> int | None:
+        """Clips this worker yields per epoch (``None``: all of its shards once)."""
+        if self.length is None:
+            return None
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        mine = len(self)
+        return mine // workers + (1 if worker < mine % workers else 0)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
+        workers = info.num_workers if info is not None else 1
+        world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+        if len(self.paths) < world * workers:
+            raise DataError(
+                f"{len(self.paths)} training shard(s) for {world} rank(s) x {workers} worker(s): every reader needs "
+                "one at least; write smaller shards (--shard-size) or use fewer data.num_workers"
+            )
         rng = np.random.default_rng([self.seed, self.epoch, info.id if info is not None else 0])
+        quota, sent, passes = self._quota(), 0, 0
         buffer: list[tuple[np.ndarray, Any]] = []
-        for wave, meta in read_shard_samples(self._my_shards()):
-            target = meta.get("target")
-            buffer.append((wave, target if isinstance(target, int) else -1))
-            if len(buffer) > self.shuffle:
-                yield self._crop(*buffer.pop(int(rng.integers(len(buffer)))), rng)
-        while buffer:
+        while quota is None or sent < quota:
+            for wave, meta in read_shard_samples(self._my_shards(passes)):
+                target = meta.get("target")
+                buffer.append((wave, target if isinstance(target, int) else -1))
+                if len(buffer) > self.shuffle:
+                    if quota is not None and sent >= quota:
+                        return
+                    sent += 1
+                    yield self._crop(*buffer.pop(int(rng.integers(len(buffer)))), rng)
+            passes += 1
+            if quota is None:
+                break
+        while buffer and (quota is None or sent < quota):
+            sent += 1
             yield self._crop(*buffer.pop(int(rng.integers(len(buffer)))), rng)
 
     def _crop(self, wave: np.ndarray, target: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,12 +38,14 @@ import math
 
 import torch
 
+from audiolens._internal.checks import in_range, ordered_pair
 from audiolens._internal.errors import ParameterError
 
 __all__ = [
     "add_gaussian_noise",
     "batch_normalize",
     "bicubic_crop_matrix",
+    "check_canvas",
     "gaussian_noise_interpolation",
     "log_mixup_exp",
     "mix_back",
@@ -61,19 +63,15 @@ def _uniform(
     low: float, high: float, size: int, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
     """``(size,)`` float64 draws of ``U(low, high)`` (drawn on the CPU: identical on every device)."""
-    return (low + (high - low) * torch.rand(size, generator=generator, dtype=torch.float64)).to(device)
+    draws = torch.rand(size, generator=generator, dtype=torch.float64)  # drawn even when fixed: same RNG stream
+    if low == high:  # also an infinite SNR, where low + 0 * inf would be NaN
+        return torch.full((size,), float(low), dtype=torch.float64, device=device)
+    return (low + (high - low) * draws).to(device)
 
 
 def _check_spec(x: torch.Tensor, what: str) -> None:
     if x.dim() != 3 or not x.is_floating_point():
         raise ParameterError(f"{what} expects a float log-Mel batch (batch, n_mels, n_frames), got {tuple(x.shape)}")
-
-
-def _check_range(name: str, pair: tuple[float, float], minimum: float) -> tuple[float, float]:
-    low, high = (float(v) for v in pair)
-    if not (minimum <= low <= high):
-        raise ParameterError(f"{name} must be (low, high) with {minimum} <= low <= high, got {pair}")
-    return low, high
 
 
 # ---------------------------------------------------------------------- log-Mel
@@ -105,8 +103,7 @@ def log_mixup_exp(
         ParameterError: ``ratio`` outside ``[0, 1]``, or a memory of another shape.
     """
     _check_spec(x, "log_mixup_exp")
-    if not 0.0 <= ratio <= 1.0:
-        raise ParameterError(f"mixup ratio must be in [0, 1], got {ratio}")
+    ratio = in_range("mixup ratio", ratio, 0.0, 1.0)
     if memory.numel() == 0:
         return x
     if memory.shape[1:] != x.shape[1:]:
@@ -118,6 +115,21 @@ def log_mixup_exp(
     z = memory[index].to(x)
     mixed = torch.logaddexp(torch.log1p(-alpha) + x, torch.log(alpha) + z)  # log(0) = -inf terms drop out
     return torch.logaddexp(mixed, torch.full_like(mixed, math.log(eps)))
+
+
+def check_canvas(virtual_crop_scale: object) -> tuple[float, float]:
+    """``virtual_crop_scale`` as ``(frequency, time)`` floats, each >= 1.
+
+    Raises:
+        ParameterError: Anything else.
+    """
+    if isinstance(virtual_crop_scale, (str, bytes)) or not isinstance(virtual_crop_scale, (list, tuple)):
+        raise ParameterError(f"virtual_crop_scale must be (frequency, time), each >= 1, got {virtual_crop_scale!r}")
+    if len(virtual_crop_scale) != 2 or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in virtual_crop_scale
+    ):
+        raise ParameterError(f"virtual_crop_scale must be (frequency, time), each >= 1, got {virtual_crop_scale!r}")
+    return float(virtual_crop_scale[0]), float(virtual_crop_scale[1])
 
 
 def bicubic_crop_matrix(
@@ -201,12 +213,11 @@ def random_resize_crop(
         ParameterError: Scales below their minimum (canvas < 1, crop scale <= 0) or reversed.
     """
     _check_spec(x, "random_resize_crop")
-    if len(virtual_crop_scale) != 2 or min(virtual_crop_scale) < 1.0:
-        raise ParameterError(f"virtual_crop_scale must be (frequency, time), each >= 1, got {virtual_crop_scale}")
-    f_low, f_high = _check_range("freq_scale", freq_scale, 1e-6)
-    t_low, t_high = _check_range("time_scale", time_scale, 1e-6)
+    scale_f, scale_t = check_canvas(virtual_crop_scale)
+    f_low, f_high = ordered_pair("freq_scale", freq_scale, 1e-6)
+    t_low, t_high = ordered_pair("time_scale", time_scale, 1e-6)
     batch, n_mels, n_frames = x.shape
-    canvas_f, canvas_t = int(virtual_crop_scale[0] * n_mels), int(virtual_crop_scale[1] * n_frames)
+    canvas_f, canvas_t = int(scale_f * n_mels), int(scale_t * n_frames)
     off_f, off_t = (canvas_f - n_mels) // 2, (canvas_t - n_frames) // 2
 
     def crop(low: float, high: float, size: int, canvas: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,8 +250,7 @@ def random_linear_fader(x: torch.Tensor, gain: float = 1.0, generator: torch.Gen
         ParameterError: Negative ``gain``.
     """
     _check_spec(x, "random_linear_fader")
-    if gain < 0:
-        raise ParameterError(f"fader gain must be >= 0, got {gain}")
+    gain = in_range("fader gain", gain, 0.0, math.inf)
     batch, _, n_frames = x.shape
     ends = gain * _uniform(-1.0, 1.0, 2 * batch, generator, torch.device("cpu")).view(batch, 2)
     position = torch.linspace(0.0, 1.0, n_frames, dtype=torch.float64)
@@ -273,8 +283,7 @@ def gaussian_noise_interpolation(
         ParameterError: ``ratio`` outside ``[0, 1]``.
     """
     _check_spec(x, "gaussian_noise_interpolation")
-    if not 0.0 <= ratio <= 1.0:
-        raise ParameterError(f"noise ratio must be in [0, 1], got {ratio}")
+    ratio = in_range("noise ratio", ratio, 0.0, 1.0)
     eps = torch.finfo(x.dtype).eps if eps is None else eps
     alpha = (ratio * _uniform(0.0, 1.0, x.shape[0], generator, x.device)).to(x.dtype)[:, None, None]
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device) * alpha
@@ -327,7 +336,7 @@ def random_gain(
         ParameterError: A reversed range.
     """
     _check_wave(x, "random_gain")
-    low, high = _check_range("gain_db", gain_db, -math.inf)
+    low, high = ordered_pair("gain_db", gain_db)
     gain = 10.0 ** (_uniform(low, high, x.shape[0], generator, x.device) / 20.0)
     return x * gain[:, None].to(x.dtype)
 
@@ -352,7 +361,7 @@ def add_gaussian_noise(
         ParameterError: A reversed range.
     """
     _check_wave(x, "add_gaussian_noise")
-    low, high = _check_range("snr_db", snr_db, -math.inf)
+    low, high = ordered_pair("snr_db", snr_db)
     snr = _uniform(low, high, x.shape[0], generator, torch.device("cpu"))
     std = (_power(x).cpu() / 10.0 ** (snr / 10.0)).sqrt()
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
@@ -374,8 +383,7 @@ def time_mask(x: torch.Tensor, max_fraction: float = 0.1, generator: torch.Gener
         ParameterError: ``max_fraction`` outside ``[0, 1]``.
     """
     _check_wave(x, "time_mask")
-    if not 0.0 <= max_fraction <= 1.0:
-        raise ParameterError(f"time mask max_fraction must be in [0, 1], got {max_fraction}")
+    max_fraction = in_range("time mask max_fraction", max_fraction, 0.0, 1.0)
     batch, n = x.shape
     widths = torch.randint(0, int(max_fraction * n) + 1, (batch,), generator=generator)
     starts = (torch.rand(batch, generator=generator, dtype=torch.float64) * (n - widths + 1)).long()
@@ -406,7 +414,7 @@ def mix_back(
         ParameterError: A reversed range.
     """
     _check_wave(x, "mix_back")
-    low, high = _check_range("snr_db", snr_db, -math.inf)
+    low, high = ordered_pair("snr_db", snr_db)
     batch = x.shape[0]
     if batch < 2:
         return x

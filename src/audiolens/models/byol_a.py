@@ -12,7 +12,9 @@
 4. temporal pooling: the max over frames **plus** the mean over frames -> ``(batch, 3072)``.
 
 ``forward_frames`` returns the 3072-d features per frame (4 input frames each; BYOL-A's
-``AudioNTT2022Encoder``), the timestamp embeddings of :mod:`audiolens.hear`.
+``AudioNTT2022Encoder``, which the EVAR wrapper pools). :mod:`audiolens.hear`'s timestamp
+embeddings are instead the pooled embeddings of 0.95 s windows every 50 ms, as ABT's HEAR wrapper
+computes them.
 
 ``num_classes=0`` (the default) gives the encoder alone, as timm: ``forward`` returns the
 embedding; with classes, a linear ``classifier`` follows (a linear probe or fine-tuning head).

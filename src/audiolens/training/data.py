@@ -426,6 +426,8 @@ class AudioDataModule(L.LightningDataModule):
         eval_batch_size: Batch size for validation/test (default ``2 * batch_size``).
         num_workers: DataLoader workers (the data are in memory; 0 is usually fastest).
         use_cache: Use the on-disk waveform cache.
+        drop_last: Drop the last incomplete training batch (on every DDP rank); default: only a
+            last batch of a single clip (BatchNorm needs two).
 
     Batches are ``(waveform (batch, n_samples), target (batch,))``.
     """
@@ -444,9 +446,11 @@ class AudioDataModule(L.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 0,
         use_cache: bool = True,
+        drop_last: bool = False,
     ) -> None:
         super().__init__()
         positive_int("data.batch_size", batch_size)
+        self.drop_last = drop_last
         if duration is not None and duration <= 0:
             raise ParameterError(f"data.duration must be > 0 seconds, got {duration}")
         self.dataset = dataset
@@ -525,12 +529,13 @@ class AudioDataModule(L.LightningDataModule):
         return self.dataset.name
 
     def sample_clips(self, max_clips: int) -> list[torch.Tensor]:
-        """Up to ``max_clips`` training clips (a seeded choice), cut like evaluation clips (for statistics)."""
+        """Up to ``max_clips`` training clips (a seeded choice), randomly cropped as in training (for statistics)."""
         self.setup()
         train = self.splits["train"]
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:max_clips]
-        evaluation = WaveformDataset(train.waves, train.targets, train.n_samples)
-        return [evaluation[int(i)][0] for i in order]
+        crops = WaveformDataset(train.waves, train.targets, train.n_samples, random_crop=True)
+        crops.seed, crops.epoch = self.seed, -1  # crops of their own, not those of epoch 0
+        return [crops[int(i)][0] for i in order]
 
     def tracked_set(self, name: str) -> TrackedSet:
         """The clips of split ``name`` (``train``, ``val``, ``test``; ``all`` = the three) for the information plane.
@@ -567,7 +572,7 @@ class AudioDataModule(L.LightningDataModule):
         A last batch of a single example is dropped (BatchNorm needs more than one).
         """
         ds = self.splits["train"]
-        drop_last = len(ds) > self.batch_size and len(ds) % self.batch_size == 1
+        drop_last = self.drop_last or (len(ds) > self.batch_size and len(ds) % self.batch_size == 1)
         return DataLoader(
             ds,
             batch_size=self.batch_size,
@@ -594,8 +599,8 @@ def with_dataset_statistics(features: Any, datamodule: AudioDataModule, max_clip
     """``features`` with ``stats = [mean, std]`` of the training split's log-Mel, for ``normalize: dataset``.
 
     The statistics are those of every log-Mel value (one mean and one standard deviation, as
-    ABT's and BYOL-A v2's pre-norm) of up to ``max_clips`` training clips (a seeded choice), cut
-    like evaluation clips (from the start, zero-padded to ``data.duration``). Features without
+    ABT's and BYOL-A v2's pre-norm) of up to ``max_clips`` training clips (a seeded choice),
+    randomly cropped to ``data.duration`` as training items are (ABT's ``norm_stats``). Features without
     ``normalize: dataset``, or whose ``stats`` are already given, are returned unchanged.
 
     Args:
@@ -721,14 +726,14 @@ class ShardDataModule(L.LightningDataModule):
         return str(self.index.get("target_type", "none"))
 
     def sample_clips(self, max_clips: int) -> list[torch.Tensor]:
-        """The first ``max_clips`` training clips of the shards, cut like evaluation clips."""
-        from audiolens.datasets.shards import read_shard_samples
+        """The first ``max_clips`` clips of the training shards, randomly cropped as in training (seeded)."""
+        from audiolens.datasets.shards import ShardStream
 
+        stream = ShardStream(self.train_shards, self.n_samples, self.seed, shuffle=0)
+        stream.set_epoch(2**31 - 1)  # crops of their own, not those of a training epoch
         clips = []
-        n = self.n_samples
-        for wave, _ in read_shard_samples(self.train_shards):
-            clip = torch.from_numpy(np.ascontiguousarray(wave[:n], dtype=np.float32))
-            clips.append(torch.nn.functional.pad(clip, (0, n - clip.numel())))
+        for wave, _ in stream:
+            clips.append(wave)
             if len(clips) >= max_clips:
                 break
         return clips

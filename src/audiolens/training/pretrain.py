@@ -22,9 +22,15 @@ Augmentations (:data:`AUGMENTATIONS`, ``task.augment``, applied in the order giv
 ``mix_back`` on waveforms (before the front-end).
 
 Validation: the same objective on the validation clips with augmentations drawn from a seed fixed
-per batch (the same views every epoch, so ``val_loss`` is comparable across epochs; the mixup
-memory is left as training made it). The global RNG is re-seeded before every training batch
-(:func:`~audiolens.training.task.seed_step`); a resumed run starts with an empty mixup memory.
+per batch (the same draws every epoch, so ``val_loss`` is comparable across epochs; with mixup,
+the partners come from the memory as training left it, so the views change with it; the memory
+itself is left untouched). Under DDP the trainer syncs BatchNorm statistics across ranks
+(``trainer.sync_batchnorm``, the plug-in's default) and the objectives gather the global batch.
+
+Resume: the global RNG is re-seeded before every training batch
+(:func:`~audiolens.training.task.seed_step`), but a resumed run is not bit-identical to an
+uninterrupted one: it starts with an empty mixup memory, and a run streaming WebDataset shards
+restarts the interrupted epoch's stream from its beginning.
 """
 
 from __future__ import annotations
@@ -218,9 +224,10 @@ class PretrainTask(L.LightningModule):
                 "self-supervised objectives compare the clips of a batch and need a batch of >= 2 clips, got 1; "
                 "raise data.batch_size"
             )
+        shared = self.features(waveform) if len(self.wave_augment) == 0 else None  # one front-end pass (ABT)
         out = []
         for _ in range(self.views):
-            x = self.features(self.wave_augment(waveform))
+            x = shared if shared is not None else self.features(self.wave_augment(waveform))
             out.append(self.projector(self.model(self.spec_augment(x))))
         return out
 

@@ -193,11 +193,17 @@ def _log_mel_statistics(pipeline: Any, waves: Sequence[torch.Tensor]) -> list[fl
     return [mean, max(total_sq / count - mean * mean, 1e-12) ** 0.5]
 
 
-def embed_dataset(embedder: Embedder, dataset: AudioDataset, batch_size: int = 32) -> torch.Tensor:
+def embed_dataset(
+    embedder: Embedder,
+    dataset: AudioDataset,
+    batch_size: int = 32,
+    statistics_from: Sequence[int] | None = None,
+) -> torch.Tensor:
     """Scene embeddings ``(n_clips, embed_dim)`` of every clip of ``dataset`` (decoded at the embedder's rate).
 
     Clips of equal length are embedded in batches, others one by one (no padding changes an
-    embedding).
+    embedding). A random encoder whose ``normalize: dataset`` statistics are missing gets those
+    of the clips ``statistics_from`` (default: every clip; labels are never read).
 
     Raises:
         DataError: An empty dataset, or unreadable audio (named).
@@ -213,7 +219,8 @@ def embed_dataset(embedder: Embedder, dataset: AudioDataset, batch_size: int = 3
     pipeline = getattr(embedder, "pipeline", None)
     if pipeline is not None:  # a random encoder: build its front-end now, with label-free statistics
         if getattr(pipeline, "normalize", None) == "dataset" and pipeline.stats is None:
-            pipeline = pipeline.model_copy(update={"stats": _log_mel_statistics(pipeline, waves)})
+            chosen = waves if statistics_from is None else [waves[i] for i in statistics_from]
+            pipeline = pipeline.model_copy(update={"stats": _log_mel_statistics(pipeline, chosen)})
         embedder.frontend = pipeline.build().to(embedder.device)
         embedder.pipeline = None
     out = torch.empty(len(waves), embedder.embed_dim)
@@ -357,9 +364,10 @@ def probe_dataset(
         raise ParameterError(
             f"dataset {dataset.name!r} has {dataset.target_type!r} targets; the probe needs single-label classes"
         )
-    embeddings = embed_dataset(embedder, dataset)
     targets = np.array([r.target for r in dataset.records])
     folds = np.array([r.fold or 0 for r in dataset.records])
+    outside = [i for i, f in enumerate(folds.tolist()) if f not in set(test_folds or [])]
+    embeddings = embed_dataset(embedder, dataset, statistics_from=outside)
     result = probe_embeddings(embeddings, targets, folds, probe=probe, test_folds=test_folds, seed=seed)
     return {
         **result,

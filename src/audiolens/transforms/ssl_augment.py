@@ -1,7 +1,9 @@
 """Augmentation modules of self-supervised pre-training and the multi-view transform.
 
 Thin modules over :mod:`audiolens.functional.ssl_augment`, active in training mode only
-(identity in eval mode, like :class:`~audiolens.transforms.SpecAugment`); randomness comes from
+(identity in eval mode, like :class:`~audiolens.transforms.SpecAugment`); their constructors
+check every option (:class:`~audiolens.ParameterError` naming it), so a bad ``task.augment``
+entry fails before a run starts; randomness comes from
 the global RNG, which the training loop seeds per step.
 
 - Log-Mel ``(batch, n_mels, n_frames)``: :class:`LogMixupExp` (keeps BYOL-A's FIFO memory of
@@ -23,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from audiolens._internal.checks import in_range, ordered_pair
 from audiolens._internal.errors import ParameterError
 from audiolens.functional import ssl_augment as aug
 
@@ -58,7 +61,7 @@ class LogMixupExp(nn.Module):
         super().__init__()
         if memory_size < 1:
             raise ParameterError(f"mixup memory_size must be >= 1, got {memory_size}")
-        self.ratio, self.memory_size = float(ratio), int(memory_size)
+        self.ratio, self.memory_size = in_range("mixup ratio", ratio, 0.0, 1.0), int(memory_size)
         self.register_buffer("memory", torch.empty(0), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,14 +88,15 @@ class RandomResizeCrop(nn.Module):
         time_scale: tuple[float, float] = (0.6, 1.5),
     ) -> None:
         super().__init__()
-        self.virtual_crop_scale = tuple(virtual_crop_scale)
-        self.freq_scale, self.time_scale = tuple(freq_scale), tuple(time_scale)
+        self.virtual_crop_scale = aug.check_canvas(virtual_crop_scale)
+        self.freq_scale = ordered_pair("freq_scale", freq_scale, 1e-6)
+        self.time_scale = ordered_pair("time_scale", time_scale, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Crop and resize ``(batch, n_mels, n_frames)`` (training mode only)."""
         if not self.training:
             return x
-        return aug.random_resize_crop(x, self.virtual_crop_scale, self.freq_scale, self.time_scale)  # type: ignore[arg-type]
+        return aug.random_resize_crop(x, self.virtual_crop_scale, self.freq_scale, self.time_scale)
 
 
 class RandomLinearFader(nn.Module):
@@ -100,7 +104,7 @@ class RandomLinearFader(nn.Module):
 
     def __init__(self, gain: float = 1.0) -> None:
         super().__init__()
-        self.gain = float(gain)
+        self.gain = in_range("fader gain", gain, 0.0, float("inf"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Add a random linear ramp along time (training mode only)."""
@@ -112,7 +116,7 @@ class GaussianNoiseInterpolation(nn.Module):
 
     def __init__(self, ratio: float = 0.2) -> None:
         super().__init__()
-        self.ratio = float(ratio)
+        self.ratio = in_range("noise ratio", ratio, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fade towards log-normal noise (training mode only)."""
@@ -162,11 +166,11 @@ class RandomGain(nn.Module):
 
     def __init__(self, gain_db: tuple[float, float] = (-6.0, 6.0)) -> None:
         super().__init__()
-        self.gain_db = tuple(gain_db)
+        self.gain_db = ordered_pair("gain_db", gain_db)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale ``(batch, n_samples)`` waveforms (training mode only)."""
-        return aug.random_gain(x, self.gain_db) if self.training else x  # type: ignore[arg-type]
+        return aug.random_gain(x, self.gain_db) if self.training else x
 
 
 class AddGaussianNoise(nn.Module):
@@ -174,11 +178,11 @@ class AddGaussianNoise(nn.Module):
 
     def __init__(self, snr_db: tuple[float, float] = (10.0, 40.0)) -> None:
         super().__init__()
-        self.snr_db = tuple(snr_db)
+        self.snr_db = ordered_pair("snr_db", snr_db)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Add noise to ``(batch, n_samples)`` waveforms (training mode only)."""
-        return aug.add_gaussian_noise(x, self.snr_db) if self.training else x  # type: ignore[arg-type]
+        return aug.add_gaussian_noise(x, self.snr_db) if self.training else x
 
 
 class TimeMask(nn.Module):
@@ -186,7 +190,7 @@ class TimeMask(nn.Module):
 
     def __init__(self, max_fraction: float = 0.1) -> None:
         super().__init__()
-        self.max_fraction = float(max_fraction)
+        self.max_fraction = in_range("time mask max_fraction", max_fraction, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Mask ``(batch, n_samples)`` waveforms (training mode only)."""
@@ -198,11 +202,11 @@ class MixBack(nn.Module):
 
     def __init__(self, snr_db: tuple[float, float] = (0.0, 20.0)) -> None:
         super().__init__()
-        self.snr_db = tuple(snr_db)
+        self.snr_db = ordered_pair("snr_db", snr_db)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Mix ``(batch, n_samples)`` waveforms (training mode only)."""
-        return aug.mix_back(x, self.snr_db) if self.training else x  # type: ignore[arg-type]
+        return aug.mix_back(x, self.snr_db) if self.training else x
 
 
 class MultiView(nn.Module):

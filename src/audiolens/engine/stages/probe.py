@@ -5,7 +5,8 @@ stage embeds the entry's labelled dataset with the encoder of ``checkpoints/best
 front-end and normalisation statistics) and probes it fold by fold
 (:func:`~audiolens.training.probe.probe_dataset`, the code of ``audiolens probe``), writing
 ``probe/<id>.json``; with ``baseline: true`` the same encoder randomly initialised (seeded with
-the run's seed) is probed the same way into ``probe/<id>-random.json``. An entry whose files
+the run's seed), behind the same front-end with the same normalisation statistics, is probed the
+same way into ``probe/<id>-random.json``. An entry whose files
 exist for the same settings is not probed again. The report's probe section reads the files.
 """
 
@@ -86,6 +87,7 @@ class ProbeStage(Stage):
         from audiolens.datasets import create_dataset
         from audiolens.training import default_device
         from audiolens.training.probe import Embedder, probe_dataset
+        from audiolens.training.tasks import read_checkpoint
 
         device = default_device()
         best = run.dir / "checkpoints" / "best.ckpt"
@@ -93,8 +95,8 @@ class ProbeStage(Stage):
         for entry in run.exp.probe:
             settings = entry.model_dump(mode="json")
             jobs = [(entry.output, lambda: Embedder.from_checkpoint(best, device))]
-            if entry.baseline:
-                features = {k: v for k, v in run.exp.features.to_dict().items() if k != "stats"}
+            if entry.baseline:  # the same front-end and normalisation statistics as the trained encoder
+                features = read_checkpoint(best)["hyper_parameters"].get("features")
                 name = run.exp.model.name
                 jobs.append(
                     (

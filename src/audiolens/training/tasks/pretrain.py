@@ -91,6 +91,8 @@ class PretrainPlugin(TaskPlugin):
         "warmup_epochs": 1.0,
         "min_lr_ratio": 0.001,
     }
+    #: Under DDP, BatchNorm statistics over the global batch (the Barlow Twins reference's SyncBatchNorm).
+    trainer_defaults = {"sync_batchnorm": True}
     metric_modes = {"val_loss": "min", "train_loss": "min"}
     headline = ("val_loss", "train_loss")
 
@@ -150,6 +152,7 @@ class PretrainPlugin(TaskPlugin):
             test_fraction=0.0 if not data.test_folds else data.test_fraction,
             seed=exp.seed,
             num_workers=data.num_workers,
+            drop_last=True,
         )
         if not data.test_folds:  # an official test split is pre-training audio too
             dm.indices["train"] = sorted(dm.indices["train"] + dm.indices["test"])
