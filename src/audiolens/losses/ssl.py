@@ -51,12 +51,24 @@ def gather_batch(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(x.contiguous()))
 
 
-def _check_pair(z_a: torch.Tensor, z_b: torch.Tensor, what: str) -> None:
+def _global_pair(
+    z_a: torch.Tensor, z_b: torch.Tensor, gather: bool, what: str, why: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
+    """Checked embeddings of the global batch (gathered under DDP when ``gather``) and the loss dtype.
+
+    Raises:
+        ParameterError: Embeddings of different shapes, or a global batch of one (``why`` says why it matters).
+    """
     if z_a.dim() != 2 or z_a.shape != z_b.shape:
         raise ParameterError(
             f"{what} expects two embedding batches of one shape (batch, dim), got {tuple(z_a.shape)} and "
             f"{tuple(z_b.shape)}"
         )
+    if gather:
+        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+    if z_a.shape[0] < 2:
+        raise ParameterError(f"{why} and needs a batch of >= 2 clips, got 1; raise data.batch_size")
+    return z_a, z_b, torch.promote_types(z_a.dtype, torch.float32)
 
 
 class BarlowTwinsLoss(nn.Module):
@@ -84,16 +96,9 @@ class BarlowTwinsLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         """The loss of ``(batch, dim)`` embeddings of the two views (float32 at least)."""
-        _check_pair(z_a, z_b, "BarlowTwinsLoss")
-        if self.gather_distributed:
-            z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+        why = "Barlow Twins standardises embeddings over the batch"
+        z_a, z_b, dtype = _global_pair(z_a, z_b, self.gather_distributed, "BarlowTwinsLoss", why)
         n = z_a.shape[0]
-        if n < 2:
-            raise ParameterError(
-                "Barlow Twins standardises embeddings over the batch and needs a batch of >= 2 clips, got 1; "
-                "raise data.batch_size (and drop the last incomplete batch)"
-            )
-        dtype = torch.promote_types(z_a.dtype, torch.float32)
         a = F.batch_norm(z_a.to(dtype), None, None, training=True, eps=self.eps)
         b = F.batch_norm(z_b.to(dtype), None, None, training=True, eps=self.eps)
         c = a.T @ b / n
@@ -128,16 +133,9 @@ class NTXentLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
         """The loss of ``(batch, dim)`` embeddings of the two views."""
-        _check_pair(z_a, z_b, "NTXentLoss")
-        if self.gather_distributed:
-            z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+        why = "NT-Xent contrasts each clip with the others of the batch"
+        z_a, z_b, dtype = _global_pair(z_a, z_b, self.gather_distributed, "NTXentLoss", why)
         n = z_a.shape[0]
-        if n < 2:
-            raise ParameterError(
-                "NT-Xent contrasts each clip with the others of the batch and needs a batch of >= 2 clips, got 1; "
-                "raise data.batch_size"
-            )
-        dtype = torch.promote_types(z_a.dtype, torch.float32)
         z = F.normalize(torch.cat([z_a, z_b]).to(dtype), dim=1)
         logits = z @ z.T / self.temperature
         logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))

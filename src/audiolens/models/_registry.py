@@ -35,6 +35,7 @@ __all__ = [
     "check_logmel_input",
     "create_model",
     "is_model",
+    "LinearHead",
     "linear_head",
     "list_models",
     "list_modules",
@@ -327,3 +328,38 @@ def linear_head(embed_dim: int, num_classes: int) -> nn.Module:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
         raise ParameterError(f"num_classes must be an integer >= 0 (0: no head, the embedding), got {num_classes!r}")
     return nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+
+class LinearHead:
+    """Mixin of the uniform head interface for encoders whose ``classifier`` is :func:`linear_head`.
+
+    The class sets ``embed_dim``, ``num_classes`` and ``classifier`` and defines
+    ``forward_features``; the mixin adds ``forward_head``, ``forward``, ``get_classifier`` and
+    ``reset_classifier`` (``num_classes == 0``: ``forward`` returns the embedding, as timm).
+    """
+
+    embed_dim: int
+    num_classes: int
+    classifier: nn.Module
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, num_classes)`` of ``(batch, embed_dim)`` embeddings (themselves without classes)."""
+        return self.classifier(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, or the embedding when ``num_classes == 0``."""
+        return self.forward_head(self.forward_features(x))  # type: ignore[attr-defined]
+
+    def get_classifier(self) -> nn.Module:
+        """The classifier (``nn.Identity`` without classes)."""
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``embed_dim -> num_classes`` classifier (0: none).
+
+        Raises:
+            ParameterError: A negative or non-integer ``num_classes``.
+        """
+        ref = next(self.parameters())  # type: ignore[attr-defined]
+        self.classifier = linear_head(self.embed_dim, num_classes).to(ref.device, ref.dtype)
+        self.num_classes = num_classes

@@ -27,12 +27,12 @@ from torch import nn
 
 from audiolens._internal.checks import positive_int, probability
 from audiolens._internal.errors import ParameterError
-from audiolens.models._registry import check_logmel_input, linear_head, register_model
+from audiolens.models._registry import LinearHead, check_logmel_input, linear_head, register_model
 
 __all__ = ["AudioNTT", "audiontt"]
 
 
-class AudioNTT(nn.Module):
+class AudioNTT(LinearHead, nn.Module):
     """BYOL-A v2's AudioNTT2022 encoder (see the module doc).
 
     Shapes:
@@ -101,28 +101,6 @@ class AudioNTT(nn.Module):
         """The clip embedding ``(batch, embed_dim)``: max plus mean of the frame features over time."""
         frames = self.forward_frames(x)
         return frames.max(dim=1).values + frames.mean(dim=1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, num_classes)`` (the embedding itself when ``num_classes == 0``)."""
-        return self.classifier(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, or the embedding when ``num_classes == 0`` (see the class doc)."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The classifier (``nn.Identity`` without classes)."""
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh ``embed_dim -> num_classes`` classifier (0: none).
-
-        Raises:
-            ParameterError: A negative or non-integer ``num_classes``.
-        """
-        ref = self.features[0].weight
-        self.classifier = linear_head(self.embed_dim, num_classes).to(ref.device, ref.dtype)
-        self.num_classes = num_classes
 
 
 @register_model(default_cfg={"input_kind": "logmel", "n_mels": 64, "sample_rate": 16000, "preset": "abt"})

@@ -32,7 +32,7 @@ from torch import nn
 
 from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError
-from audiolens.models._registry import check_logmel_input, linear_head, register_model
+from audiolens.models._registry import LinearHead, check_logmel_input, linear_head, register_model
 
 __all__ = ["ViTC", "sincos_2d_positions", "vit_c", "vit_c_small", "vit_c_tiny"]
 
@@ -63,7 +63,7 @@ def sincos_2d_positions(dim: int, n_freq: int, n_time: int) -> torch.Tensor:
     return torch.cat([one_axis(time), one_axis(freq)], dim=1).float()
 
 
-class ViTC(nn.Module):
+class ViTC(LinearHead, nn.Module):
     """ViT-C encoder (see the module doc).
 
     Shapes:
@@ -168,28 +168,6 @@ class ViTC(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The clip embedding ``(batch, embed_dim)``: the [CLS] token's output."""
         return self.forward_tokens(x)[:, 0]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, num_classes)`` (the embedding itself when ``num_classes == 0``)."""
-        return self.classifier(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, or the embedding when ``num_classes == 0``."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The classifier (``nn.Identity`` without classes)."""
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh ``embed_dim -> num_classes`` classifier (0: none).
-
-        Raises:
-            ParameterError: A negative or non-integer ``num_classes``.
-        """
-        ref = self.cls_token
-        self.classifier = linear_head(self.embed_dim, num_classes).to(ref.device, ref.dtype)
-        self.num_classes = num_classes
 
 
 _CFG = {"input_kind": "logmel", "n_mels": 64, "sample_rate": 16000, "preset": "abt"}

@@ -42,12 +42,12 @@ import lightning as L
 import torch
 from torch import nn
 
-from audiolens._internal.errors import DataError, ParameterError, unknown_choice
+from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens._internal.registry import Registry
 from audiolens.losses import BarlowTwinsLoss, BarlowTwinsProjector, NTXentLoss, SimCLRProjector
 from audiolens.models import create_model, model_accepts
 from audiolens.training.optim import OptimConfig, configure_optimizers
-from audiolens.training.task import check_model_input, input_config, seed_step
+from audiolens.training.task import check_model_input, input_config, seed_step, waveform_features
 from audiolens.transforms import (
     AddGaussianNoise,
     GaussianNoiseInterpolation,
@@ -203,10 +203,7 @@ class PretrainTask(L.LightningModule):
         Raises:
             DataError: NaN or Inf samples.
         """
-        if not torch.isfinite(waveform).all():
-            raise DataError("input waveform contains NaN or Inf samples")
-        with torch.autocast(device_type=waveform.device.type, enabled=False):
-            return self.frontend(waveform.float())
+        return waveform_features(self.frontend, waveform)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Clip embeddings ``(batch, embed_dim)`` of waveforms ``(batch, n_samples)`` (no augmentation)."""

@@ -49,6 +49,7 @@ __all__ = [
     "load_task",
     "seed_step",
     "split_metrics",
+    "waveform_features",
 ]
 
 
@@ -190,12 +191,7 @@ class ClassificationTask(L.LightningModule):
         Raises:
             DataError: NaN or Inf samples.
         """
-        if not torch.isfinite(waveform).all():
-            raise DataError("input waveform contains NaN or Inf samples")
-        # The front-end always runs in float32, also under mixed precision: |X|^2 overflows
-        # fp16 and the 1e-10 dB floor underflows it.
-        with torch.autocast(device_type=waveform.device.type, enabled=False):
-            return self.frontend(waveform.float())
+        return waveform_features(self.frontend, waveform)
 
     def model_inputs(self, waveform: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
         """The model's input for a fixed set of waveforms ``(N, n_samples)`` (information plane).
@@ -344,6 +340,20 @@ def split_metrics(num_classes: int, *, multilabel: bool = False) -> nn.ModuleDic
     return nn.ModuleDict(
         {split: torchmetrics.MetricCollection(make(), prefix=f"{split}_") for split in ("val", "test")}
     )
+
+
+def waveform_features(frontend: nn.Module, waveform: torch.Tensor) -> torch.Tensor:
+    """``frontend(waveform)``, computed in float32 also under mixed precision.
+
+    (``|X|^2`` overflows fp16 and the 1e-10 dB floor underflows it.)
+
+    Raises:
+        DataError: NaN or Inf samples.
+    """
+    if not torch.isfinite(waveform).all():
+        raise DataError("input waveform contains NaN or Inf samples")
+    with torch.autocast(device_type=waveform.device.type, enabled=False):
+        return frontend(waveform.float())
 
 
 def seed_step(module: L.LightningModule) -> None:

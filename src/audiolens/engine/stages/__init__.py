@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from audiolens.engine.run import Run
 
-__all__ = ["STAGES", "Stage", "register_stage", "result_answers"]
+__all__ = ["STAGES", "Stage", "check_distinct_ids", "register_stage", "result_answers"]
 
 #: Stages by name.
 STAGES: Registry[type[Stage]] = Registry("stage", builtins=("audiolens.engine.stages",))
@@ -122,3 +122,17 @@ def result_answers(path: Path, settings: dict[str, Any]) -> bool:
         return json.loads(path.read_text()).get("entry") == settings
     except (OSError, ValueError):
         return False
+
+
+def check_distinct_ids(section: str, entries: list[Any]) -> None:
+    """Refuse entries of a list section (``evaluate``, ``probe``) whose result files would collide.
+
+    Raises:
+        ParameterError: Naming the section and the repeated ids.
+    """
+    from audiolens._internal.errors import ParameterError
+
+    ids = [entry.output for entry in entries]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ParameterError(f"{section}: entries share the id(s) {repeated}; give each a distinct id")

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from audiolens._internal.errors import ParameterError
 from audiolens._internal.paths import atomic_write_text
-from audiolens.engine.stages import Stage, register_stage, result_answers
+from audiolens.engine.stages import Stage, check_distinct_ids, register_stage, result_answers
 from audiolens.training.evaluate import EvaluateEntry
 
 if TYPE_CHECKING:
@@ -34,10 +33,7 @@ class EvaluateStage(Stage):
         """Entry ids are distinct, and the task can evaluate each entry (dataset name, split)."""
         from audiolens.training import TASKS
 
-        ids = [entry.output for entry in exp.evaluate]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ParameterError(f"evaluate: entries share the id(s) {repeated}; give each a distinct id")
+        check_distinct_ids("evaluate", exp.evaluate)
         plugin = TASKS.get(exp.task.type)()
         for entry in exp.evaluate:
             plugin.check_evaluate(entry)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from audiolens._internal.config import Config
-from audiolens._internal.errors import ParameterError, unknown_choice
+from audiolens._internal.errors import unknown_choice
 from audiolens._internal.paths import atomic_write_text
-from audiolens.engine.stages import Stage, register_stage, result_answers
+from audiolens.engine.stages import Stage, check_distinct_ids, register_stage, result_answers
 
 if TYPE_CHECKING:
     from audiolens.engine.run import Run
@@ -70,10 +70,7 @@ class ProbeStage(Stage):
         """Known dataset names and distinct ids."""
         from audiolens.datasets import list_datasets
 
-        ids = [entry.output for entry in exp.probe]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ParameterError(f"probe: entries share the id(s) {repeated}; give each a distinct id")
+        check_distinct_ids("probe", exp.probe)
         for entry in exp.probe:
             if entry.name not in list_datasets():
                 raise unknown_choice("probe dataset", entry.name, list_datasets())
