@@ -102,3 +102,36 @@ def test_bad_parameters(tmp_path):
 def test_real_fsdd_clip(fsdd_root):
     y, sr = load_audio(fsdd_root / "recordings" / "0_george_0.wav")
     assert sr == 8000 and y.dim() == 1 and 0 < y.abs().max() <= 1
+
+
+def test_stream_audio_equals_load_audio_in_bounded_blocks(tmp_path):
+    from audiolens.io import stream_audio
+
+    rng = np.random.default_rng(0)
+    stereo = (0.2 * rng.standard_normal((2, 44100 * 3))).astype(np.float32)
+    path = save_audio(tmp_path / "stereo.flac", torch.from_numpy(stereo), 44100)
+    whole, _ = load_audio(path, 16000)
+    blocks = list(stream_audio(path, 16000, block_seconds=0.25))
+    assert max(b.numel() for b in blocks) <= 2 * 0.25 * 16000  # a block (plus the resampler's delay) each
+    torch.testing.assert_close(torch.cat(blocks), whole, atol=1e-6, rtol=0)
+    native = torch.cat(list(stream_audio(path, block_seconds=0.5)))
+    torch.testing.assert_close(native, load_audio(path)[0], atol=0, rtol=0)
+
+
+def test_stream_audio_bad_files(tmp_path):
+    from audiolens.io import stream_audio
+
+    save_audio(tmp_path / "empty.wav", torch.zeros(0), 16000)
+    with pytest.raises(DataError, match="no samples"):
+        list(stream_audio(tmp_path / "empty.wav"))
+    with pytest.raises(DataError, match="not found"):
+        list(stream_audio(tmp_path / "missing.wav"))
+    with pytest.raises(ParameterError, match="block_seconds"):
+        list(stream_audio(save_audio(tmp_path / "a.wav", torch.zeros(100), 16000), block_seconds=0))
+    import soundfile as sf
+
+    data = np.zeros(16000, dtype=np.float32)
+    data[12000] = np.nan
+    sf.write(tmp_path / "nan.wav", data, 16000, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"NaN or Inf samples \(first at 0.750 s\)"):
+        list(stream_audio(tmp_path / "nan.wav", block_seconds=0.5))

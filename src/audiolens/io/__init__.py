@@ -7,6 +7,7 @@ from audiolens.io.audio import (
     peak_normalize,
     resample,
     save_audio,
+    stream_audio,
 )
 from audiolens.io.third_octave import THIRD_OCTAVE_EXTENSIONS, load_third_octave
 from audiolens.io.torchfile import load_torch_file
@@ -21,4 +22,5 @@ __all__ = [
     "peak_normalize",
     "resample",
     "save_audio",
+    "stream_audio",
 ]

@@ -8,6 +8,7 @@ Waveforms are ``float32`` tensors in [-1, 1] of shape ``(n_samples,)`` (mono) or
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,59 @@ def load_audio(
     if normalize:
         waveform = peak_normalize(waveform)
     return waveform, int(file_rate)
+
+
+def stream_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    *,
+    block_seconds: float = 60.0,
+) -> Iterator[torch.Tensor]:
+    """Read a long audio file in blocks, mixed down to mono and resampled: memory does not grow with the file.
+
+    Blocks of about ``block_seconds`` s are read with ``soundfile.blocks`` and resampled with a
+    streaming soxr resampler (``soxr.ResampleStream``, very high quality), so the concatenated
+    blocks equal :func:`load_audio` of the whole file up to the resampler's streaming rounding
+    (identical without resampling).
+
+    Args:
+        path: WAV, FLAC or OGG file.
+        sample_rate: Output rate in Hz (``None``: the file's).
+        block_seconds: Input block length in s (> 0).
+
+    Yields:
+        ``(n,)`` float32 blocks (the last may be shorter; a resampler may yield empty ones).
+
+    Raises:
+        DataError: A missing, unreadable or empty file, or NaN/Inf samples (with the time they
+            occur at).
+        ParameterError: A non-positive ``sample_rate`` or ``block_seconds``.
+    """
+    info = audio_info(path)
+    if info.frames == 0:
+        raise DataError(f"audio file {path} contains no samples")
+    if sample_rate is not None:
+        positive_int("sample_rate", sample_rate, "Hz")
+    if not block_seconds > 0:
+        raise ParameterError(f"block_seconds must be > 0, got {block_seconds}")
+    rate = int(info.samplerate)
+    resampler = None
+    if sample_rate is not None and sample_rate != rate:
+        resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="VHQ")
+    blocksize = max(1, round(block_seconds * rate))
+    read = 0
+    try:
+        for block in sf.blocks(str(path), blocksize=blocksize, dtype="float32", always_2d=True):
+            if not np.isfinite(block).all():
+                bad = read + int(np.argmax(~np.isfinite(block).all(axis=1)))
+                raise DataError(f"audio file {path} contains NaN or Inf samples (first at {bad / rate:.3f} s)")
+            read += len(block)
+            mono = block.mean(axis=1)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=read >= info.frames)
+            yield torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise DataError(f"cannot decode audio file {path}: {exc}") from exc
 
 
 def peak_normalize(waveform: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
