@@ -303,4 +303,3 @@ def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Pred
         )
     device = device or default_device()
     return Predictor(load_encoder_checkpoint(path, device), device)
-
