@@ -16,6 +16,7 @@ from audiolens.report.plots import (
     plot_mels,
     plot_runs_overlay,
     plot_sweep,
+    plot_timeline,
     plot_training_curves,
 )
 from audiolens.report.sections import SECTIONS, headline, headline_text, register_section
@@ -32,6 +33,7 @@ __all__ = [
     "plot_mels",
     "plot_runs_overlay",
     "plot_sweep",
+    "plot_timeline",
     "plot_training_curves",
     "register_section",
     "table",

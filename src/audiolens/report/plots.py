@@ -352,3 +352,42 @@ def plot_infoplane_layers(rows: Sequence[dict[str, Any]], path: str | os.PathLik
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_timeline(
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    top: int = 10,
+    title: str = "",
+) -> Path:
+    """Class activity over time of a long recording: one row per class, the windows' probabilities as colour.
+
+    Args:
+        start_s: ``(n_windows,)`` window starts in s.
+        end_s: ``(n_windows,)`` window ends in s.
+        probabilities: ``(n_windows, n_classes)``.
+        class_names: The classes.
+        path: The PNG.
+        top: Rows drawn: the classes with the highest peak probability.
+        title: Figure title.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    order = np.argsort(-probabilities.max(axis=0))[: max(1, top)][::-1]
+    centres = (np.asarray(start_s) + np.asarray(end_s)) / 2
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(order) + 1.4))
+    extent = (float(np.min(start_s)), float(np.max(end_s)), -0.5, len(order) - 0.5)
+    image = ax.imshow(
+        probabilities[:, order].T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1, extent=extent
+    )
+    ax.set_yticks(range(len(order)), [class_names[i] for i in order])
+    ax.set_xlabel("time (s)")
+    if len(centres) > 1:
+        ax.set_xlim(extent[0], extent[1])
+    fig.colorbar(image, ax=ax, label="probability", fraction=0.03)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path)
