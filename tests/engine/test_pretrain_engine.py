@@ -133,3 +133,14 @@ def test_the_report_has_the_probe_section(pretrained):
     _, run = pretrained
     html = (run / "report.html").read_text()
     assert "Probes of the frozen encoder" in html and "random encoder" in html and "gain (points)" in html
+
+
+def test_the_information_plane_tracks_the_encoder_during_pre_training(tmp_path):
+    experiment = {**{k: v for k, v in EXPERIMENT.items() if k != "probe"}, "infoplane": {}}
+    config = tmp_path / "ip.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    lines = (tmp_path / "run" / "infoplane.csv").read_text().splitlines()
+    layers = {line.split(",")[1] for line in lines[1:]}
+    expected = {f"features.{k}" for k in range(8)} | {f"fc.{k}" for k in range(5)} | {"classifier"}
+    assert layers == expected  # every layer of the encoder at .model (the projector is not tracked)

@@ -47,7 +47,13 @@ from audiolens._internal.registry import Registry
 from audiolens.losses import BarlowTwinsLoss, BarlowTwinsProjector, NTXentLoss, SimCLRProjector
 from audiolens.models import create_model, model_accepts
 from audiolens.training.optim import OptimConfig, configure_optimizers
-from audiolens.training.task import check_model_input, input_config, seed_step, waveform_features
+from audiolens.training.task import (
+    check_model_input,
+    chunked_model_inputs,
+    input_config,
+    seed_step,
+    waveform_features,
+)
 from audiolens.transforms import (
     AddGaussianNoise,
     GaussianNoiseInterpolation,
@@ -204,6 +210,10 @@ class PretrainTask(L.LightningModule):
             DataError: NaN or Inf samples.
         """
         return waveform_features(self.frontend, waveform)
+
+    def model_inputs(self, waveform: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """The encoder's input for a fixed set of waveforms ``(N, n_samples)`` (the information plane's hook)."""
+        return chunked_model_inputs(self, waveform, device)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Clip embeddings ``(batch, embed_dim)`` of waveforms ``(batch, n_samples)`` (no augmentation)."""

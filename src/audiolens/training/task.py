@@ -45,6 +45,7 @@ __all__ = [
     "AugmentConfig",
     "ClassificationTask",
     "check_model_input",
+    "chunked_model_inputs",
     "input_config",
     "load_task",
     "seed_step",
@@ -198,9 +199,7 @@ class ClassificationTask(L.LightningModule):
 
         Returns the front-end output on ``device``, computed in chunks without gradient.
         """
-        device = device or self.device
-        with torch.no_grad():
-            return torch.cat([self.features(chunk.to(device)) for chunk in waveform.split(256)])
+        return chunked_model_inputs(self, waveform, device)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, num_classes)`` for waveforms ``(batch, n_samples)``."""
@@ -354,6 +353,18 @@ def waveform_features(frontend: nn.Module, waveform: torch.Tensor) -> torch.Tens
         raise DataError("input waveform contains NaN or Inf samples")
     with torch.autocast(device_type=waveform.device.type, enabled=False):
         return frontend(waveform.float())
+
+
+def chunked_model_inputs(
+    module: L.LightningModule, waveform: torch.Tensor, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """``module.features`` of waveforms ``(N, n_samples)`` in chunks of 256 without gradient, on ``device``.
+
+    The ``model_inputs`` hook every audio task gives the information plane.
+    """
+    device = device or module.device
+    with torch.no_grad():
+        return torch.cat([module.features(chunk.to(device)) for chunk in waveform.split(256)])
 
 
 def seed_step(module: L.LightningModule) -> None:
