@@ -37,6 +37,8 @@ def test_defaults_fill_every_section():
         "schedule": "warmup_cosine",
         "warmup_epochs": 1.0,
         "min_lr_ratio": 0.01,
+        "bias_lr_ratio": 0.012,
+        "trust_coefficient": 0.001,
     }
     assert cfg["data"]["batch_size"] == 32 and cfg["trainer"]["max_epochs"] == 10
     assert cfg["features"]["type"] == "logmel" and cfg["features"]["n_mels"] == 64  # the preset written out

@@ -241,7 +241,7 @@ def test_stages_errors(tiny, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["run", str(tiny), "--out", str(run), "--set", "trainer.max_epochs=1"]) == 0
     assert main(["run", str(run), "--stages", "sonify"]) == 2
-    valid = "evaluate, folds, infoplane, report, subruns, train"
+    valid = "evaluate, folds, infoplane, probe, report, subruns, train"
     assert f"unknown stage 'sonify'; valid choices: {valid}" in capsys.readouterr().err
     assert main(["run", str(run), "--stages", "infoplane"]) == 2
     assert "stage 'infoplane' does not apply" in capsys.readouterr().err
