@@ -137,12 +137,20 @@ def _gradients(loss_name, model, x_a, x_b):
     return value.detach(), [p.grad.clone() for p in model.parameters()]
 
 
-def _ddp_worker(rank, world, init_file, loss_name, out_file):
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ddp_worker(rank, world, init_method, loss_name, out_file):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world)
     try:
         x_a, x_b = _views()
         local = slice(rank * 4, rank * 4 + 4)
@@ -150,6 +158,7 @@ def _ddp_worker(rank, world, init_file, loss_name, out_file):
         value, grads = _gradients(loss_name, model, x_a[local], x_b[local])
         if rank == 0:
             torch.save({"loss": value, "grads": grads}, out_file)
+        dist.barrier()  # neither rank tears gloo down while the other still uses it (it aborts otherwise)
     finally:
         dist.destroy_process_group()
 
@@ -157,7 +166,7 @@ def _ddp_worker(rank, world, init_file, loss_name, out_file):
 @pytest.mark.parametrize("loss_name", ["barlow_twins", "nt_xent"])
 def test_two_process_ddp_equals_one_process_on_the_global_batch(loss_name, tmp_path):
     out = tmp_path / "rank0.pt"
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), loss_name, str(out)), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, f"tcp://127.0.0.1:{_free_port()}", loss_name, str(out)), nprocs=2, join=True)
     distributed = torch.load(out)
     value, grads = _gradients(loss_name, _encoder(), *_views())
     torch.testing.assert_close(distributed["loss"], value, rtol=1e-12, atol=0)
