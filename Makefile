@@ -12,7 +12,7 @@ $(PY):
 $(STAMP): $(PY) pyproject.toml Makefile
 	# torch first, pinned to the local CPU build: a bare `pip install torch` pulls a CUDA build.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,ray,weights,webdataset]"
+	$(PY) -m pip install --quiet -e ".[dev,ray,weights,webdataset,export]"
 	# Test references only, hence --no-deps: lightly (tests/losses/test_ssl.py loads its loss file;
 	# its dependencies would pull torchvision and a CUDA torch) and the HEAR validator (it imports
 	# tensorflow, which tests/test_hear.py replaces by a stand-in).

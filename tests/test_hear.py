@@ -7,17 +7,11 @@ import pytest
 import torch
 
 from audiolens import DataError, ParameterError, hear
+from audiolens.testing import save_checkpoint
 from audiolens.training import ClassificationTask
 from audiolens.training.pretrain import PretrainTask
 
 ABT = {"type": "logmel", "preset": "abt", "normalize": "dataset", "stats": [-2.0, 4.0]}
-
-
-def _save(module, path):
-    checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
-    module.on_save_checkpoint(checkpoint)
-    torch.save(checkpoint, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +34,10 @@ def checkpoints(tmp_path_factory):
         duration=0.5,
     )
     return {
-        "rate22k": _save(rate22k, tmp / "rate22k.ckpt"),
-        "audiontt": _save(audiontt, tmp / "audiontt.ckpt"),
-        "vit_c": _save(vit, tmp / "vit.ckpt"),
-        "fsdd": _save(fsdd, tmp / "fsdd.ckpt"),
+        "rate22k": save_checkpoint(rate22k, tmp / "rate22k.ckpt"),
+        "audiontt": save_checkpoint(audiontt, tmp / "audiontt.ckpt"),
+        "vit_c": save_checkpoint(vit, tmp / "vit.ckpt"),
+        "fsdd": save_checkpoint(fsdd, tmp / "fsdd.ckpt"),
     }
 
 

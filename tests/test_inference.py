@@ -7,17 +7,11 @@ import torch
 import audiolens
 from audiolens import DataError, ParameterError
 from audiolens.io import resample, save_audio
+from audiolens.testing import save_checkpoint
 from audiolens.training import ClassificationTask, WaveformDataset, load_task, predict_probabilities
 from audiolens.training.pretrain import PretrainTask
 
 RATE = 16000
-
-
-def _save(module, path):
-    checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
-    module.on_save_checkpoint(checkpoint)
-    torch.save(checkpoint, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +23,7 @@ def checkpoint(tmp_path_factory):
         features={"type": "logmel", "preset": "pann", "sample_rate": RATE},
         duration=0.5,
     )
-    return _save(task, tmp_path_factory.mktemp("inference") / "model.ckpt")
+    return save_checkpoint(task, tmp_path_factory.mktemp("inference") / "model.ckpt")
 
 
 def _clips(n=5, seconds=0.7, seed=0):
@@ -141,7 +135,7 @@ def test_an_encoder_checkpoint_embeds_but_has_no_classes(tmp_path):
         augment=[],
         duration=0.95,
     )
-    model = audiolens.load_model(_save(encoder, tmp_path / "encoder.ckpt"), device="cpu")
+    model = audiolens.load_model(save_checkpoint(encoder, tmp_path / "encoder.ckpt"), device="cpu")
     assert model.embed(_clips(2), RATE).shape == (2, 16 * 8 + 16)
     with pytest.raises(ParameterError, match="no classes.*embed"):
         model.predict(_clips(2), RATE)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from audiolens._internal.errors import DataError, ParameterError
-from audiolens.io import resample, stream_audio
+from audiolens.io import audio_info, resample, stream_audio
 from audiolens.training.probe import scene_embeddings
 
 __all__ = ["Prediction", "Predictor", "Timeline", "load_model"]
@@ -141,11 +141,11 @@ class Predictor:
     def _probabilities(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         if not self.class_names:
             raise ParameterError("this checkpoint has no classes (a pre-trained encoder): use embed()")
-        out = [
-            self.module.probabilities(self.module(chunk.to(self.device))).float().cpu()
-            for chunk in self._fit(x).split(batch_size)
-        ]
-        return torch.cat(out)
+        return torch.cat([self._forward(chunk) for chunk in self._fit(x).split(batch_size)])
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Probabilities ``(batch, n_classes)`` float32 on the CPU of clips ``(batch, n_samples)``."""
+        return self.module.probabilities(self.module(x.to(self.device))).float().cpu()
 
     def predict(self, waveform: Any, sample_rate: int, top_k: int = 5) -> Prediction:
         """Class probabilities and the top ``k`` classes of a clip or a batch of clips.
@@ -183,17 +183,22 @@ class Predictor:
         x = self._at_rate(waveform, sample_rate).to(self.device)
         return scene_embeddings(self.module.frontend, self.module.model, x).cpu().numpy()
 
-    def _blocks(self, source: Any, sample_rate: int | None, block_seconds: float) -> Iterator[torch.Tensor]:
+    def _blocks(
+        self, source: Any, sample_rate: int | None, block_seconds: float
+    ) -> tuple[int, Iterator[torch.Tensor]]:
+        """An upper bound of the recording's length in samples at the model's rate, and its blocks."""
         if isinstance(source, (str, os.PathLike)):
             if sample_rate is not None:
                 raise ParameterError("sample_rate is read from the file; give it only with a waveform")
             if not Path(source).is_file():
                 raise DataError(f"audio file not found: {source}")
-            yield from stream_audio(source, self.sample_rate, block_seconds=block_seconds)
-            return
+            info = audio_info(source)
+            bound = -(-info.frames * self.sample_rate // info.samplerate) + 1
+            return bound, stream_audio(source, self.sample_rate, block_seconds=block_seconds)
         if sample_rate is None:
             raise ParameterError("give the waveform's sample_rate (Hz)")
-        yield self._at_rate(source, sample_rate).mean(dim=0)
+        waveform = self._at_rate(source, sample_rate).mean(dim=0)
+        return waveform.numel(), iter([waveform])
 
     def timeline(
         self,
@@ -236,49 +241,69 @@ class Predictor:
             raise ParameterError("this checkpoint has no classes (a pre-trained encoder): use embed()")
         rate = self.sample_rate
         size, step = max(1, round(window * rate)), max(1, round(hop * rate))
+        bound, blocks = self._blocks(source, sample_rate, block_seconds)
+        # Outputs and one batch of windows are allocated once and filled in place: no allocation
+        # outlives a loop iteration, so the heap does not fragment over hours of audio.
+        capacity = _n_windows(bound, size, step)
+        probs = np.empty((capacity, len(self.class_names)), dtype=np.float32)
+        batch = torch.empty(batch_size, size)
+        n_pending = n_done = 0
         buffer = torch.zeros(0)
         offset = 0  # sample index of buffer[0] in the recording
-        starts: list[int] = []
-        probs: list[torch.Tensor] = []
-        pending: list[torch.Tensor] = []
-        total = 0
-        next_start = 0
+        total = next_start = 0
+
+        def add(samples: torch.Tensor) -> None:
+            nonlocal n_pending, next_start
+            batch[n_pending, : samples.numel()] = samples
+            batch[n_pending, samples.numel() :] = 0.0  # zero padding of a short tail
+            n_pending += 1
+            next_start += step
+            if n_pending == batch_size:
+                flush()
 
         def flush() -> None:
-            if pending:
-                probs.append(self._probabilities(torch.stack(pending), batch_size))
-                pending.clear()
+            nonlocal n_pending, n_done, probs
+            if n_done + n_pending > len(probs):  # a resampler gave more samples than the bound
+                probs = np.concatenate([probs, np.empty_like(probs[: n_pending + 1])])
+            if n_pending:
+                probs[n_done : n_done + n_pending] = self._probabilities(batch[:n_pending], batch_size).numpy()
+                n_done, n_pending = n_done + n_pending, 0
 
-        for block in self._blocks(source, sample_rate, block_seconds):
+        for block in blocks:
             total += block.numel()
             buffer = torch.cat([buffer, block])
             while next_start + size <= offset + buffer.numel():  # a whole window is available
                 local = next_start - offset
-                pending.append(buffer[local : local + size].clone())
-                starts.append(next_start)
-                next_start += step
-                if len(pending) >= batch_size:
-                    flush()
+                add(buffer[local : local + size])
             keep = max(0, next_start - offset)
             buffer, offset = buffer[keep:], offset + keep  # drop what no later window needs
         if total == 0:
             raise DataError("the recording has no samples (zero-length audio)")
-        if not starts or starts[-1] + size < total:  # the tail (or a recording shorter than a window)
-            while next_start < total and (not starts or starts[-1] + size < total):
-                local = next_start - offset
-                pending.append(torch.nn.functional.pad(buffer[local:], (0, size - buffer[local:].numel())))
-                starts.append(next_start)
-                next_start += step
+        n_windows = _n_windows(total, size, step)
+        while next_start < n_windows * step:  # the tail (or a recording shorter than a window)
+            add(buffer[next_start - offset :])
         flush()
-        start = np.asarray(starts, dtype=np.float64) / rate
+        start = np.arange(n_windows, dtype=np.float64) * step / rate
         return Timeline(
             start_s=start,
             end_s=np.minimum(start + size / rate, total / rate),
-            probabilities=torch.cat(probs).numpy(),
+            probabilities=probs[:n_windows].copy(),
             class_names=self.class_names,
             duration_s=total / rate,
             extra={"window": window, "hop": hop, "sample_rate": rate},
         )
+
+
+def _n_windows(n_samples: int, size: int, step: int) -> int:
+    """The number of windows of ``size`` samples every ``step`` over ``n_samples``.
+
+    The whole windows, then one padded window when they miss the end (one window for a
+    recording shorter than ``size``).
+    """
+    if n_samples <= size:
+        return 1
+    whole = (n_samples - size) // step + 1
+    return whole + int((whole - 1) * step + size < n_samples)
 
 
 def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Predictor:
@@ -290,7 +315,7 @@ def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Pred
 
     Raises:
         DataError: A missing or unreadable file, a file that is not an audiolens checkpoint (an
-            ONNX or TorchScript export: run those with their runtimes), or a checkpoint without an
+            ONNX or TorchScript export: run it with :func:`audiolens.export.load_exported`), or a checkpoint without an
             audio model (a transcoder or a graph model).
     """
     from audiolens.training import default_device
@@ -299,7 +324,8 @@ def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Pred
     path = Path(checkpoint)
     if path.suffix.lower() in (".onnx", ".pt", ".ts") and path.is_file():
         raise DataError(
-            f"{path} looks like an exported model, not a checkpoint; load_model takes a .ckpt of audiolens run"
+            f"{path} looks like an exported model, not a checkpoint: run it with audiolens.export.load_exported "
+            "(audiolens predict --model); load_model takes a .ckpt of audiolens run"
         )
     device = device or default_device()
     return Predictor(load_encoder_checkpoint(path, device), device)

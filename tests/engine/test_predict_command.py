@@ -9,7 +9,7 @@ import torch
 
 from audiolens.cli.main import main
 from audiolens.io import save_audio
-from audiolens.testing import make_fsdd
+from audiolens.testing import make_fsdd, save_checkpoint
 from audiolens.training import ClassificationTask
 
 
@@ -24,9 +24,7 @@ def fsdd_model(tmp_path_factory):
         features={"type": "logmel", "preset": "pann", "sample_rate": 8000},
         duration=0.5,
     )
-    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams)}
-    task.on_save_checkpoint(checkpoint)
-    torch.save(checkpoint, tmp / "fsdd.ckpt")
+    save_checkpoint(task, tmp / "fsdd.ckpt")
     root = make_fsdd(tmp / "fsdd", n_per_digit=6, duration=0.3)
     return tmp, tmp / "fsdd.ckpt", root
 

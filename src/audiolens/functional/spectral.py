@@ -19,6 +19,7 @@ import torch
 
 from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError
+from audiolens._internal.tracing import is_exporting
 
 #: Working-set size (bytes of complex STFT) per chunk when :func:`mel_spectrogram` runs on the CPU.
 _CPU_CHUNK_BYTES = 3 * 2**20
@@ -443,7 +444,7 @@ def mel_spectrogram(
 
     batch_shape, n_samples = waveform.shape[:-1], waveform.shape[-1]
     flat = waveform.reshape(-1, n_samples)
-    if waveform.device.type == "cpu" and flat.shape[0] > 1:
+    if waveform.device.type == "cpu" and not is_exporting() and flat.shape[0] > 1:
         # CPU: the STFT and |.|^2 are memory-bound; chunks whose complex spectrogram fits in
         # cache are about twice as fast as one large STFT (benchmarks/frontends.py). Same result.
         frames = n_stft_frames(

@@ -330,8 +330,7 @@ class TimeMerge(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Merge pairs of time patches."""
-        if x.shape[3] % 2:
-            x = F.pad(x, (0, 0, 0, 0, 0, 1))
+        x = F.pad(x, (0, 0, 0, 0, 0, x.shape[3] % 2))  # no branch: an export keeps the time axis dynamic
         b, g, k, t, p, c = x.shape
         x = x.reshape(b, g, k, t // 2, 2, p, c).transpose(4, 5).reshape(b, g, k, t // 2, p, 2 * c)
         return self.reduction(self.norm(x))

@@ -1,5 +1,6 @@
 """Helpers for tests: write tiny datasets in the official layouts into a temporary folder."""
 
+from audiolens.testing.checkpoints import save_checkpoint
 from audiolens.testing.fixtures import (
     ESC10_TARGETS,
     ESC50_CATEGORIES,
@@ -30,6 +31,7 @@ __all__ = [
     "make_sonyc_ust",
     "make_speech_commands",
     "make_urbansound8k",
+    "save_checkpoint",
     "tree_snapshot",
     "write_tone",
 ]

@@ -2,7 +2,7 @@
 
 ::
 
-    audiolens predict --checkpoint CKPT PATH... [--recursive] [--top-k K] [--window S --hop S]
+    audiolens predict (--checkpoint CKPT | --model FILE.onnx|.pt) PATH... [--recursive] [--top-k K] [--window S --hop S]
                       [--plot] --out predictions.csv|.jsonl [--overwrite]
 
 - **Without ``--window``:** one clip-level result per file (the model's evaluation protocol:
@@ -15,6 +15,8 @@
 - Folders are searched for files (``--recursive``: below too; hidden files skipped). A file that
   cannot be used (not audio, corrupt, empty, NaN samples) is listed with its reason in
   ``errors.csv`` next to ``--out`` and in the closing summary; the others are processed.
+- ``--model`` runs an export of ``audiolens export`` (onnxruntime or TorchScript) instead of a
+  checkpoint, with the same windows, padding and output.
 - A progress bar counts files and seconds of audio. An existing ``--out`` is refused without
   ``--overwrite``.
 """
@@ -38,7 +40,9 @@ class PredictCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Checkpoint, inputs, windows, output."""
-        parser.add_argument("--checkpoint", required=True, help="a classification checkpoint (.ckpt)")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--checkpoint", help="a classification checkpoint (.ckpt)")
+        source.add_argument("--model", help="an export of audiolens export (.onnx or .pt)")
         parser.add_argument("paths", nargs="+", help="audio files and folders")
         parser.add_argument("--recursive", action="store_true", help="search folders below too")
         parser.add_argument("--top-k", type=int, default=5, help="classes per clip or window (default 5)")
@@ -73,7 +77,12 @@ class PredictCommand(Command):
         files, errors = _collect(args.paths, args.recursive)
         if not files and not errors:
             raise ParameterError(f"no files found in {args.paths}; give audio files or folders that hold some")
-        model = load_model(args.checkpoint, args.device)
+        if args.model is not None:
+            from audiolens.export import load_exported
+
+            model = load_exported(args.model, args.device)
+        else:
+            model = load_model(args.checkpoint, args.device)
         seconds = {}
         for path in files:
             try:

@@ -1,0 +1,138 @@
+"""``predict --window 1 --hop 0.5`` on a 1-hour recording: PyTorch eager against the ONNX export.
+
+For ``small_cnn`` and ``cnn14`` (random weights: speed does not depend on them) at 16 kHz with
+1 s training clips, on 2 torch threads (onnxruntime gets the same number of intra-op threads):
+
+1. the real-time factor (audio seconds per wall-clock second) of a timeline of a 1-hour FLAC
+   made of real ESC-50 clips (noise when ``$AUDIOLENS_DATA`` is absent): decoding, windowing,
+   front-end and model, as ``audiolens predict --window 1 --hop 0.5`` runs it, eager and the
+   ONNX export timed in this process, one after the other;
+2. ``audiolens predict --model small_cnn.onnx`` itself on the same file (with its CSV of 7,200
+   windows x 5 classes);
+3. the peak resident memory (``ru_maxrss``) of each timeline, each in a fresh process;
+4. what limits the number: the FLOPs of one window (``FlopCounterMode``) and the rate reached.
+
+Target (issue 13): >= 1000x real time for ``small_cnn`` with the exported model.
+Run: ``python benchmarks/predict.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+import torch
+from _common import esc50_clips
+from torch.utils.flop_counter import FlopCounterMode
+
+import audiolens
+from audiolens.cli.main import main
+from audiolens.export import WaveformClassifier, export_model, load_exported
+from audiolens.testing import save_checkpoint
+from audiolens.training import ClassificationTask
+
+RATE, HOURS, THREADS = 16000, 1.0, 2
+MODELS = ("small_cnn", "cnn14")
+
+_PEAK = """
+import resource, sys, torch
+torch.set_num_threads(int(sys.argv[3]))
+if sys.argv[1].endswith(".ckpt"):
+    import audiolens
+    model = audiolens.load_model(sys.argv[1], device="cpu")
+else:
+    from audiolens.export import load_exported
+    model = load_exported(sys.argv[1])
+model.timeline(sys.argv[2], window=1.0, hop=0.5)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _recording(path: Path) -> None:
+    """One hour of ESC-50 clips end to end (720 clips of 5 s), written as 16-bit FLAC."""
+    clips = esc50_clips(720, 5.0, RATE)
+    sf.write(path, clips.reshape(-1)[: int(HOURS * 3600 * RATE)], RATE, subtype="PCM_16")
+
+
+def _peak_mb(model: Path, recording: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(model), str(recording), str(THREADS)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def _gflop_per_window(task: ClassificationTask) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        WaveformClassifier(task)(torch.zeros(1, RATE))
+    return counter.get_total_flops() / 1e9
+
+
+def main_benchmark() -> None:
+    """Print the table of real-time factors and peak memory."""
+    torch.set_num_threads(THREADS)
+    seconds = HOURS * 3600
+    print(f"# predict --window 1 --hop 0.5 on a {HOURS:g}-hour FLAC; {platform.processor() or platform.machine()}, "
+          f"{THREADS} threads, torch {torch.__version__}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        recording = folder / "hour.flac"
+        _recording(recording)
+        rows = []
+        for name in MODELS:
+            torch.manual_seed(0)
+            task = ClassificationTask(
+                model=name,
+                class_names=[f"class{k}" for k in range(50)],
+                features={"type": "logmel", "preset": "pann", "sample_rate": RATE},
+                duration=1.0,
+            ).eval()
+            checkpoint = save_checkpoint(task, folder / f"{name}.ckpt")
+            onnx = export_model(checkpoint, folder / f"{name}.onnx")
+            eager, exported = audiolens.load_model(checkpoint, device="cpu"), load_exported(onnx)
+            timings = {}
+            for label, model in (("eager", eager), ("onnx", exported)):
+                start = time.perf_counter()
+                timeline = model.timeline(recording, window=1.0, hop=0.5)
+                timings[label] = time.perf_counter() - start
+                assert len(timeline.start_s) == int(seconds * 2) - 1
+            gflop = _gflop_per_window(task)
+            windows = int(seconds * 2) - 1
+            peaks = {label: _peak_mb(path, recording) for label, path in (("eager", checkpoint), ("onnx", onnx))}
+            rows.append((name, timings, peaks, gflop, windows))
+            line = {k: f"{seconds / v:.0f}x" for k, v in timings.items()}
+            print(f"{name}: real time eager {line['eager']}, onnx {line['onnx']} "
+                  f"(onnx/eager speed {timings['eager'] / timings['onnx']:.2f}); peak MB eager {peaks['eager']:.0f}, "
+                  f"onnx {peaks['onnx']:.0f}; {gflop:.3f} GFLOP/window -> "
+                  f"{gflop * windows / timings['onnx']:.0f} GFLOP/s onnx", flush=True)  # fmt: skip
+        out = folder / "p.csv"
+        start = time.perf_counter()
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        assert main(["predict", "--model", str(folder / "small_cnn.onnx"), str(recording), "--window", "1",
+                     "--hop", "0.5", "--out", str(out)]) == 0  # fmt: skip
+        cli = time.perf_counter() - start
+        print(f"audiolens predict --model small_cnn.onnx --window 1 --hop 0.5: {seconds / cli:.0f}x real time "
+              f"({cli:.1f} s, CSV {out.stat().st_size / 1e6:.1f} MB)")  # fmt: skip
+        # decoding alone: the floor of any timeline of this file
+        start = time.perf_counter()
+        for _ in sf.blocks(str(recording), blocksize=RATE * 60, dtype="float32"):
+            pass
+        print(f"FLAC decoding alone: {seconds / (time.perf_counter() - start):.0f}x real time")
+        print("| model | eager x real time | ONNX x real time | ONNX / eager | peak MB eager | peak MB ONNX | "
+              "GFLOP / window |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        for name, timings, peaks, gflop, _ in rows:
+            speeds = f"{seconds / timings['eager']:.0f} | {seconds / timings['onnx']:.0f}"
+            ratio = timings["eager"] / timings["onnx"]
+            print(f"| {name} | {speeds} | {ratio:.2f} | {peaks['eager']:.0f} | {peaks['onnx']:.0f} | {gflop:.3f} |")
+
+
+if __name__ == "__main__":
+    main_benchmark()
