@@ -183,9 +183,7 @@ class Predictor:
         x = self._at_rate(waveform, sample_rate).to(self.device)
         return scene_embeddings(self.module.frontend, self.module.model, x).cpu().numpy()
 
-    def _blocks(
-        self, source: Any, sample_rate: int | None, block_seconds: float
-    ) -> tuple[int, Iterator[torch.Tensor]]:
+    def _blocks(self, source: Any, sample_rate: int | None, block_seconds: float) -> tuple[int, Iterator[torch.Tensor]]:
         """An upper bound of the recording's length in samples at the model's rate, and its blocks."""
         if isinstance(source, (str, os.PathLike)):
             if sample_rate is not None:

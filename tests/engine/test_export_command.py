@@ -60,5 +60,7 @@ def test_mix_ups_and_existing_files_are_named(exported, tmp_path, capsys):
     assert "exported model, not a checkpoint" in capsys.readouterr().err
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp / "fsdd.onnx")]) == 2
     assert "exists" in capsys.readouterr().err
-    assert main(["export", "--checkpoint", str(checkpoint), "--format", "tflite", "--out", str(tmp_path / "m.tfl")]) == 2
+    assert (
+        main(["export", "--checkpoint", str(checkpoint), "--format", "tflite", "--out", str(tmp_path / "m.tfl")]) == 2
+    )
     assert "onnx" in capsys.readouterr().err  # the message lists the known formats

@@ -36,6 +36,17 @@ def _rows(path):
 
 def test_predict_on_the_test_split_scores_as_evaluate(fsdd_model):
     tmp, checkpoint, root = fsdd_model
+    _check_predict_equals_evaluate(tmp, checkpoint, root)
+
+
+@pytest.mark.slow
+def test_predict_on_the_real_fsdd_test_split_scores_as_evaluate(fsdd_model, fsdd_root, tmp_path):
+    """Issue 13 must-show, on the real FSDD test split (300 recordings)."""
+    _, checkpoint, _ = fsdd_model
+    _check_predict_equals_evaluate(tmp_path, checkpoint, fsdd_root)
+
+
+def _check_predict_equals_evaluate(tmp, checkpoint, root):
     assert main(["evaluate", "--checkpoint", str(checkpoint), "--dataset", "fsdd", "--data-root", str(root),
                  "--out", str(tmp / "eval.json")]) == 0  # fmt: skip
     evaluated = json.loads((tmp / "eval.json").read_text())

@@ -7,13 +7,17 @@
 - :func:`dpi_violations`, :func:`infoplane_summary`: the data-processing-inequality check and
   the last-epoch summary of estimated rows.
 - :func:`load_activations`: read what :meth:`ActivationTracker.save` wrote.
+- :class:`Sonifier`: deconvnet sonification of raw-waveform CNN feature maps (one map, or every
+  map of a block batched), for models of ``Conv1d -> ReLU -> [MaxPool1d]`` blocks.
 """
 
 from audiolens.interpret.planes import dpi_violations, infoplane_summary, setting_key
+from audiolens.interpret.sonification import Sonifier
 from audiolens.interpret.tracking import ActivationTracker, information_plane, load_activations
 
 __all__ = [
     "ActivationTracker",
+    "Sonifier",
     "dpi_violations",
     "infoplane_summary",
     "information_plane",

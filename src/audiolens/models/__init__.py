@@ -21,6 +21,10 @@ The self-supervised encoders ``audiontt`` (BYOL-A v2's AudioNTT2022, 3072-d;
 convolutional stem; :mod:`audiolens.models.vit`) default to ``num_classes=0``: no head, as in
 timm, and ``forward`` returns the embedding (``accepts_no_head = True``).
 
+The raw-waveform CNNs ``cnn12``, ``cnn12_x2`` and ``cnn12_small`` (input ``waveform``, 8 kHz;
+:mod:`audiolens.models.cnn12`) are the sonification paper's encoders: stride-1 ``Conv1d -> ReLU
+-> [MaxPool1d]`` blocks in ``model.blocks``, which :class:`audiolens.interpret.Sonifier` inverts.
+
 ``transcoder_cnn`` (input ``third_octave``) maps fast third-octave levels to a target log-Mel
 (:mod:`audiolens.models.transcoder`).
 
@@ -30,14 +34,14 @@ The graph models ``graph_mlp``, ``gcn`` and ``gat`` (``input_kind == "graph"``, 
 
 Example:
     >>> from audiolens.models import create_model, list_models
-    >>> list_models("cnn*")
-    ['cnn10', 'cnn14', 'cnn6']
+    >>> list_models("cnn1*")
+    ['cnn10', 'cnn12', 'cnn12_small', 'cnn12_x2', 'cnn14']
     >>> list_models(module="pann")
     ['cnn10', 'cnn14', 'cnn6', 'resnet38']
     >>> model = create_model("small_cnn_tiny", num_classes=10)
 """
 
-from audiolens.models import byol_a, cat, graph, pann, small_cnn, transcoder, vit, yamnet  # noqa: F401 (import registers the models)
+from audiolens.models import byol_a, cat, cnn12, graph, pann, small_cnn, transcoder, vit, yamnet  # noqa: F401 (import registers the models)
 from audiolens.models._builder import (
     InitReport,
     ModelConfig,
@@ -64,6 +68,7 @@ from audiolens.models._registry import (
 )
 from audiolens.models.byol_a import AudioNTT
 from audiolens.models.cat import AudioTransformer
+from audiolens.models.cnn12 import CNN12
 from audiolens.models.graph import GAT, GCN, GraphMLP
 from audiolens.models.pann import Cnn6, Cnn10, Cnn14, PannCnn, ResNet38
 from audiolens.models.small_cnn import SmallCNN
@@ -74,6 +79,7 @@ __all__ = [
     "MODELS",
     "AudioNTT",
     "AudioTransformer",
+    "CNN12",
     "Cnn6",
     "Cnn10",
     "Cnn14",
