@@ -149,3 +149,36 @@ def test_models_that_cannot_be_sonified_are_refused_with_the_reason(block, match
 def test_a_model_without_blocks_is_refused():
     with pytest.raises(ParameterError, match="no `blocks`"):
         Sonifier(create_model("small_cnn_tiny", num_classes=3))
+
+
+def test_mean_top_coherence_on_analytic_cases():
+    from audiolens.interpret import mean_top_coherence
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64000, generator=g)
+    assert mean_top_coherence(x, -0.3 * x, 8000) == pytest.approx(1.0, abs=1e-9)  # a scaled copy
+    # x + independent white noise of equal power: C(f) = 1 / (1 + 1) at every frequency
+    assert mean_top_coherence(x, x + torch.randn(64000, generator=g), 8000, k=5) == pytest.approx(0.5, abs=0.12)
+    assert mean_top_coherence(x, torch.randn(64000, generator=g), 8000) < 0.1  # independent
+    assert mean_top_coherence(x, torch.zeros(64000), 8000) == 0.0  # a silent sonification
+
+
+def test_layer_coherence_top_activating_and_removal(model):
+    from audiolens.interpret import layer_coherence, removal_experiment, top_activating
+
+    sonifier = Sonifier(model)
+    inputs = [_noise(4096, seed=k) * (0.5 + k) for k in range(4)]
+    rows = layer_coherence(sonifier, inputs, 8000, layers=[1, 11])
+    assert [r["layer"] for r in rows] == [1, 11] and all(r["n"] == 4 for r in rows)
+    assert all(0 <= r["ci_low"] <= r["mean_top5_coherence"] <= r["ci_high"] <= 1.0 + 1e-9 for r in rows)
+    indices, values = top_activating(sonifier, inputs, 2, k=2)
+    table = torch.stack([sonifier.maps(w, 2)[0].amax(dim=-1) for w in inputs], dim=1)
+    assert indices.shape == (16, 2) and torch.equal(values, table.topk(2, dim=1).values)
+    assert torch.equal(table.gather(1, indices), values)
+
+    def classify(x):  # class 1 while the signal is the untouched input, 0 once something was subtracted
+        return torch.tensor([[0.0, 1.0]]) if any(torch.equal(x[0], w) for w in inputs) else torch.tensor([[1.0, 0.0]])
+
+    removal = removal_experiment(sonifier, classify, inputs, [1, 1, 1, 1], layers=[3])
+    assert removal == [{"layer": 3, "metric": 0.0, "random_map_control": 0.0, "noise_control": 0.0,
+                        "baseline": 1.0, "n": 4}]  # fmt: skip

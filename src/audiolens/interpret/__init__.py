@@ -8,11 +8,19 @@
   the last-epoch summary of estimated rows.
 - :func:`load_activations`: read what :meth:`ActivationTracker.save` wrote.
 - :class:`Sonifier`: deconvnet sonification of raw-waveform CNN feature maps (one map, or every
-  map of a block batched), for models of ``Conv1d -> ReLU -> [MaxPool1d]`` blocks.
+  map of a block batched), for models of ``Conv1d -> ReLU -> [MaxPool1d]`` blocks;
+  :func:`top_activating`, :func:`layer_coherence` (mean top-5 coherence per layer, 95 % CI),
+  :func:`removal_experiment` (accuracy after removing sonifications, with two controls).
 """
 
 from audiolens.interpret.planes import dpi_violations, infoplane_summary, setting_key
-from audiolens.interpret.sonification import Sonifier
+from audiolens.interpret.sonification import (
+    Sonifier,
+    layer_coherence,
+    mean_top_coherence,
+    removal_experiment,
+    top_activating,
+)
 from audiolens.interpret.tracking import ActivationTracker, information_plane, load_activations
 
 __all__ = [
@@ -20,6 +28,10 @@ __all__ = [
     "Sonifier",
     "dpi_violations",
     "infoplane_summary",
+    "layer_coherence",
+    "mean_top_coherence",
+    "removal_experiment",
+    "top_activating",
     "information_plane",
     "load_activations",
     "setting_key",
