@@ -391,3 +391,35 @@ def plot_timeline(
     if title:
         ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+def plot_sonification(
+    waveform: np.ndarray,
+    sonification: np.ndarray,
+    sample_rate: int,
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    n_fft: int = 256,
+) -> Path:
+    """An input and its sonification as log-magnitude spectrograms, side by side (paper figures 1-3).
+
+    Args:
+        waveform: ``(n_samples,)`` input.
+        sonification: ``(n_samples,)`` its sonification.
+        sample_rate: Hz.
+        path: The PNG.
+        title: Figure title (e.g. layer and map).
+        n_fft: Window length of the spectrograms in samples (75 % overlap, Hann, dB re 1.0).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+    for ax, signal, name in zip(axes, (waveform, sonification), ("input", "sonification")):
+        signal = np.asarray(signal, dtype=float).reshape(-1)
+        if np.abs(signal).max() > 0:
+            ax.specgram(signal, NFFT=n_fft, Fs=sample_rate, noverlap=3 * n_fft // 4, scale="dB", cmap="magma")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (Hz)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
