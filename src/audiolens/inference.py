@@ -325,5 +325,16 @@ def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Pred
             f"{path} looks like an exported model, not a checkpoint: run it with audiolens.export.load_exported "
             "(audiolens predict --model); load_model takes a .ckpt of audiolens run"
         )
+    from audiolens.training.tasks import checkpoint_task
+
     device = device or default_device()
-    return Predictor(load_encoder_checkpoint(path, device), device)
+    try:
+        module = load_encoder_checkpoint(path, device)
+    except DataError:
+        if path.is_file() and checkpoint_task(path).name == "transcoder":
+            raise DataError(
+                f"{path} is a transcoder checkpoint (third-octave levels to Mel, then its teacher's classes): run "
+                "`audiolens transcode --checkpoint CKPT sensor.csv --out DIR` for third-octave input"
+            ) from None
+        raise
+    return Predictor(module, device)

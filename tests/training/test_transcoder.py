@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from audiolens import ParameterError
+from audiolens import DataError, ParameterError
 from audiolens.functional import get_third_octave_preset, teacher_kl, third_octave_spectrogram
 from audiolens.io import resample
 from audiolens.training.transcoder import (
@@ -252,3 +252,13 @@ def test_yamnet_targets_are_one_096_s_patch_per_second_in_training_and_transcodi
     torch.testing.assert_close(chunks.mel[1], teacher.mel(at_teacher[None])[0, :, :96])
     module = TranscoderTask(teacher=spec, model_kwargs={"channels": 4, "n_layers": 2})
     assert module.model.n_output_frames(8) == 96 == module(chunks.levels, chunks.mel.shape[-1]).shape[-1]
+
+
+def test_predict_points_a_transcoder_checkpoint_to_transcode(tmp_path):
+    """Issue 13: third-octave input goes through `audiolens transcode`; load_model says so."""
+    import audiolens
+    from audiolens.testing import save_checkpoint
+
+    path = save_checkpoint(_module(), tmp_path / "transcoder.ckpt")
+    with pytest.raises(DataError, match="audiolens transcode"):
+        audiolens.load_model(path, device="cpu")
