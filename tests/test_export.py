@@ -170,3 +170,64 @@ def test_a_pretrained_encoder_without_classes_is_refused(tmp_path):
     )
     with pytest.raises(ParameterError, match="only classification"):
         export_model(encoder, tmp_path / "m.onnx")
+
+
+def test_format_and_suffix_must_agree_and_files_are_recognised_by_content(tmp_path):
+    task = _task("small_cnn_tiny", rate=8000, duration=0.5)
+    with pytest.raises(ParameterError, match="does not end in a suffix of format 'onnx'"):
+        export_model(task, tmp_path / "m.pt", "onnx")
+    with pytest.raises(ParameterError, match="cannot tell the export format"):
+        export_model(task, tmp_path / "m.ckpt")
+    # a checkpoint saved as .pt is still a checkpoint, and a TorchScript export renamed stays one
+    checkpoint = save_checkpoint(task, tmp_path / "weights.pt")
+    assert audiolens.load_model(checkpoint, device="cpu").class_names == task.class_names
+    with pytest.raises(DataError, match="is a checkpoint, not an export"):
+        load_exported(checkpoint)
+    script = export_model(task, tmp_path / "m.pt")
+    renamed = tmp_path / "m.ts"
+    renamed.write_bytes(script.read_bytes())
+    assert load_exported(renamed).format == "torchscript"
+    with pytest.raises(DataError, match="exported model, not a checkpoint"):
+        audiolens.load_model(renamed)
+
+
+def test_the_callers_module_is_left_as_it_is(tmp_path):
+    task = _task("small_cnn_tiny", rate=8000, duration=0.5).train()
+    export_model(task, tmp_path / "m.onnx")
+    assert task.training  # a private copy was put in eval mode and exported
+
+
+class _DataDependent(nn.Module):
+    """A model whose control flow depends on tensor values: no single graph exists."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        out = self.inner(x)
+        return out if x.sum() > 0 else -out
+
+
+def test_a_model_torch_export_cannot_capture_is_named(tmp_path):
+    task = _task("small_cnn_tiny", rate=8000, duration=0.5)
+    task.model = _DataDependent(task.model)
+    with pytest.raises(ParameterError, match="cannot be captured as one graph"):
+        export_model(task, tmp_path / "m.onnx")
+
+
+@pytest.mark.slow
+def test_cat_exports_with_dynamic_length(esc50_root, tmp_path):
+    """CAT (MRMF front-end, acoustic attention, odd patch counts padded without a branch) exports too."""
+    torch.manual_seed(0)
+    task = ClassificationTask(
+        model="cat_tiny",
+        class_names=[f"c{k}" for k in range(5)],
+        features={"type": "mrmf", "preset": "cat", "sample_rate": 16000},
+        duration=1.0,
+    ).eval()
+    clips = _real_clips(esc50_root, 16000, 2, seconds=1.7, offset=1.0)  # another length than the export's
+    with torch.no_grad():
+        expected = WaveformClassifier(task)(clips).numpy()
+    exported = load_exported(export_model(task, tmp_path / "cat.onnx"))
+    np.testing.assert_allclose(exported._run(clips.numpy()), expected, atol=1e-4, rtol=0)

@@ -139,3 +139,51 @@ def test_an_encoder_checkpoint_embeds_but_has_no_classes(tmp_path):
     assert model.embed(_clips(2), RATE).shape == (2, 16 * 8 + 16)
     with pytest.raises(ParameterError, match="no classes.*embed"):
         model.predict(_clips(2), RATE)
+
+
+def _windows_by_brute_force(n_samples, size, step):
+    starts = list(range(0, max(1, n_samples - size + 1), step)) if n_samples >= size else [0]
+    if n_samples > size and starts[-1] + size < n_samples and starts[-1] + step < n_samples:
+        starts.append(starts[-1] + step)
+    return starts
+
+
+@pytest.mark.parametrize(("size", "step"), [(8, 4), (8, 3), (8, 8), (4, 10), (5, 7)])
+def test_window_count_matches_the_documented_rule(size, step):
+    from audiolens.inference import _n_windows
+
+    for n in range(1, 60):
+        assert _n_windows(n, size, step) == len(_windows_by_brute_force(n, size, step)), (n, size, step)
+
+
+def test_hop_longer_than_window_streams_the_same_windows(checkpoint, tmp_path):
+    """hop > window leaves gaps; a file read in small blocks must give the in-memory windows."""
+    model = audiolens.load_model(checkpoint, device="cpu")
+    recording = torch.cat(list(_clips(3, seconds=1.0)))  # 3 s
+    path = save_audio(tmp_path / "gaps.wav", recording, RATE)
+    in_memory = model.timeline(recording, RATE, window=0.3, hop=0.7)
+    streamed = model.timeline(path, window=0.3, hop=0.7, block_seconds=0.25)
+    np.testing.assert_allclose(in_memory.start_s, [0.0, 0.7, 1.4, 2.1, 2.8])  # 2.8 + 0.3 > 3.0: padded
+    np.testing.assert_allclose(in_memory.end_s, [0.3, 1.0, 1.7, 2.4, 3.0])
+    np.testing.assert_allclose(streamed.start_s, in_memory.start_s)
+    np.testing.assert_allclose(streamed.probabilities, in_memory.probabilities, atol=1e-4)  # 16-bit WAV
+    for k, start in enumerate(in_memory.start_s):
+        window = recording[round(start * RATE) : round(start * RATE) + round(0.3 * RATE)]
+        expected = model.predict(window, RATE).probabilities[0]
+        np.testing.assert_allclose(in_memory.probabilities[k], expected, atol=1e-6)
+
+
+def test_timeline_reports_progress_and_checks_batch_size(checkpoint, tmp_path):
+    model = audiolens.load_model(checkpoint, device="cpu")
+    path = save_audio(tmp_path / "long.wav", torch.cat(list(_clips(4, seconds=1.0))), RATE)
+    seen = []
+    model.timeline(path, window=1.0, hop=0.5, block_seconds=1.5, progress=seen.append)
+    assert sum(seen) == pytest.approx(4.0) and len(seen) == 3
+    with pytest.raises(ParameterError, match="batch_size"):
+        model.timeline(path, batch_size=0)
+
+
+def test_a_soundfile_layout_is_named(checkpoint):
+    model = audiolens.load_model(checkpoint, device="cpu")
+    with pytest.raises(ParameterError, match="looks like \\(n_samples, channels\\)"):
+        model.predict(np.zeros((16000, 2), dtype=np.float32), RATE)

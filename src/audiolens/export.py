@@ -31,17 +31,19 @@ the key ``audiolens`` (ONNX ``metadata_props``; TorchScript extra file ``audiole
 - ``torchscript`` (``.pt``): ``torch.jit.trace`` of the same module; runs with ``torch.jit.load``
   (C++ ``torch::jit::load`` on a device).
 
-**Verification.** Before the file is kept, the export is run on a batch at the training length
-and on one of 1.5 times that length, and compared with the PyTorch module: a difference above
-``1e-4`` (or a failure at the other length, i.e. an axis the trace fixed) raises, and nothing is
-written. Eager-only code paths (the CPU chunking of the STFT, data-dependent branches) give
-way to one-graph equivalents under export (:func:`audiolens._internal.tracing.is_exporting`).
+**Verification.** Before the file is kept, the export is run on batches of 3, 1 and 2 clips at
+the training length, 1.5 times it and the training length plus 317 samples (another parity of
+frame counts), and compared with the PyTorch module: a difference above ``1e-4`` (or a failure
+at another length, i.e. an axis the capture fixed) raises, and nothing is written. Eager-only
+code paths (the CPU chunking of the STFT, data-dependent branches) give way to one-graph
+equivalents under export (:func:`audiolens._internal.tracing.is_exporting`).
 
 **Files** are written atomically and an existing one is refused without ``overwrite=True``.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -137,7 +139,9 @@ class OnnxFormat(ExportFormat):
         """Translate the ``torch.export`` program; name the first operator ONNX cannot express."""
         for name in ("onnx", "onnxscript"):
             optional_import(name, "export", "ONNX export")
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # torchvision-op notices, not ours
+        logger = logging.getLogger("torch.onnx")
+        level = logger.level
+        logger.setLevel(logging.ERROR)  # torchvision-op notices, not ours
         try:
             onnx_program = torch.onnx.export(
                 program,
@@ -149,6 +153,8 @@ class OnnxFormat(ExportFormat):
             )
         except Exception as err:  # the exporter's errors carry the failing operator in their text
             raise ParameterError(f"ONNX export failed: {_unsupported_operator(err)}") from None
+        finally:
+            logger.setLevel(level)
         proto = onnx_program.model_proto
         entry = proto.metadata_props.add()
         entry.key, entry.value = _METADATA_KEY, json.dumps(metadata)
@@ -160,8 +166,15 @@ class OnnxFormat(ExportFormat):
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # as PyTorch, for fair comparisons
         providers = ["CPUExecutionProvider"]
-        if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        if str(device).startswith("cuda"):
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+            else:
+                warnings.warn(
+                    "device cuda asked, but this onnxruntime has no CUDAExecutionProvider (install "
+                    "onnxruntime-gpu); running on the CPU",
+                    stacklevel=3,
+                )
         try:
             session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types
@@ -229,16 +242,37 @@ def _parse_metadata(raw: str | None, path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _format_of(path: Path, format: str | None) -> tuple[str, ExportFormat]:  # noqa: A002 - the CLI's word
-    if path.suffix.lower() == ".ckpt":
-        raise DataError(f"{path} is a checkpoint, not an export; use it with --checkpoint (load_model)")
+def _writer(path: Path, format: str | None) -> tuple[str, ExportFormat]:  # noqa: A002 - the CLI's word
+    """The format to write ``path`` in: ``format``, or the one its suffix names; they must agree."""
+    by_suffix = [n for n in EXPORT_FORMATS.names() if path.suffix.lower() in EXPORT_FORMATS.get(n).suffixes]
+    suffixes = {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
     if format is None:
-        names = [n for n in EXPORT_FORMATS.names() if path.suffix.lower() in EXPORT_FORMATS.get(n).suffixes]
-        if not names:
-            suffixes = {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
+        if not by_suffix:
             raise ParameterError(f"cannot tell the export format of {path.name} from its suffix; known: {suffixes}")
-        format = names[0]  # noqa: A001
-    return format, EXPORT_FORMATS.get(format)()
+        format = by_suffix[0]  # noqa: A001
+    writer = EXPORT_FORMATS.get(format)()
+    if path.suffix.lower() not in writer.suffixes:
+        raise ParameterError(
+            f"--out {path.name} does not end in a suffix of format {format!r} ({', '.join(writer.suffixes)}); "
+            "a runtime picks the format by suffix"
+        )
+    return format, writer
+
+
+def _reader(path: Path) -> tuple[str, ExportFormat]:
+    """The format of an existing export, from its content (TorchScript is a zip, ONNX is not)."""
+    from audiolens.inference import model_file_kind
+
+    kind = model_file_kind(path)
+    if kind == "checkpoint" or path.suffix.lower() == ".ckpt":
+        raise DataError(f"{path} is a checkpoint, not an export; use it with --checkpoint (audiolens.load_model)")
+    if kind in EXPORT_FORMATS:
+        return kind, EXPORT_FORMATS.get(kind)()
+    for name in EXPORT_FORMATS.names():
+        if path.suffix.lower() in EXPORT_FORMATS.get(name).suffixes:
+            return name, EXPORT_FORMATS.get(name)()
+    suffixes = {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
+    raise ParameterError(f"cannot tell the export format of {path.name}; known suffixes: {suffixes}")
 
 
 def _min_samples(program: torch.export.ExportedProgram) -> int:
@@ -286,21 +320,28 @@ def export_model(
     from audiolens.inference import load_model
 
     out = Path(out)
-    format, writer = _format_of(out, format)  # noqa: A001
+    format, writer = _writer(out, format)  # noqa: A001
     if out.exists() and not overwrite:
         raise ParameterError(f"{out} exists; pass --overwrite (overwrite=True) or choose another file")
     if isinstance(checkpoint, nn.Module):
-        predictor = Predictor(checkpoint, "cpu")
+        predictor = Predictor(copy.deepcopy(checkpoint).cpu(), "cpu")  # the caller's module is left as it is
     else:
         predictor = load_model(checkpoint, device="cpu")
     task = predictor.module
     if not predictor.class_names:
         raise ParameterError("only classification checkpoints can be exported (this one has no classes)")
     module = WaveformClassifier(task).eval()
-    example = _example(predictor.n_samples, seed=0)
+    example = _example(predictor.n_samples, predictor.sample_rate, seed=0)
     auto = torch.export.Dim.AUTO
-    with torch.no_grad():
-        program = torch.export.export(module, (example,), dynamic_shapes=({0: auto, 1: auto},), strict=False)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(module, (example,), dynamic_shapes=({0: auto, 1: auto},), strict=False)
+    except Exception as err:  # torch.export's own error types (data-dependent control flow, unsupported ops)
+        first = next((line for line in str(err).splitlines() if line.strip()), "")
+        raise ParameterError(
+            f"the model cannot be captured as one graph by torch.export ({type(err).__name__}: {first[:300]}); "
+            "data-dependent Python branches on tensor values are the usual cause"
+        ) from None
     metadata = {
         "format_version": FORMAT_VERSION,
         "audiolens_version": _version(),
@@ -317,31 +358,36 @@ def export_model(
     buffer = io.BytesIO()
     writer.write(program, module, example, metadata, buffer)
     if verify:
-        _verify(module, buffer.getvalue(), out.suffix, writer, predictor.n_samples, metadata["min_samples"])
+        _verify(module, buffer.getvalue(), out.suffix, writer, predictor, metadata["min_samples"])
     with atomic_open(out) as handle:
         handle.write(buffer.getvalue())
     return out
 
 
-def _example(n_samples: int, seed: int, batch: int = 2) -> torch.Tensor:
+def _example(n_samples: int, sample_rate: int, seed: int, batch: int = 2) -> torch.Tensor:
     """Noise-plus-tones clips ``(batch, n_samples)``: a non-degenerate input to capture and compare."""
     generator = torch.Generator().manual_seed(seed)
-    t = torch.arange(n_samples) / 16000.0
+    t = torch.arange(n_samples) / float(sample_rate)
     tones = torch.stack([torch.sin(2 * torch.pi * (300.0 + 500.0 * k) * t) for k in range(batch)])
     return (0.2 * tones + 0.05 * torch.randn(batch, n_samples, generator=generator)).float()
 
 
 def _verify(
-    module: nn.Module, data: bytes, suffix: str, writer: ExportFormat, n_samples: int, min_samples: int
+    module: nn.Module, data: bytes, suffix: str, writer: ExportFormat, predictor: Predictor, min_samples: int
 ) -> None:
+    """Run the written export at three lengths and batch sizes against ``module`` (see the module doc)."""
     import tempfile
 
+    n_samples = predictor.n_samples
+    # the training length; 1.5 times it; and an odd count of samples (other frame parities)
+    checks = ((3, n_samples), (1, n_samples * 3 // 2), (2, n_samples + 317))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"export{suffix}"
         path.write_bytes(data)
         run, _ = writer.load(path, "cpu")
-        for batch, length in ((3, max(n_samples, min_samples)), (1, max(n_samples * 3 // 2, min_samples))):
-            x = _example(length, seed=batch, batch=batch)
+        for batch, length in checks:
+            length = max(length, min_samples)
+            x = _example(length, predictor.sample_rate, seed=batch, batch=batch)
             try:
                 with torch.no_grad():
                     expected = module(x).numpy()
@@ -383,7 +429,7 @@ class ExportedPredictor(Predictor):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"exported model not found: {self.path}")
-        format, reader = _format_of(self.path, None)  # noqa: A001
+        format, reader = _reader(self.path)  # noqa: A001
         self.format, self.device = format, device or "cpu"
         self._run, self.metadata = reader.load(self.path, self.device)
         self.module = None

@@ -31,7 +31,7 @@ writes (``embed`` also for ``pretrain`` checkpoints, whose encoders have no clas
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from audiolens._internal.errors import DataError, ParameterError
 from audiolens.io import audio_info, resample, stream_audio
 from audiolens.training.probe import scene_embeddings
 
-__all__ = ["Prediction", "Predictor", "Timeline", "load_model"]
+__all__ = ["Prediction", "Predictor", "Timeline", "load_model", "model_file_kind"]
 
 
 @dataclass
@@ -86,6 +86,11 @@ def _as_batch(waveform: Any) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, torch.Tensor) else waveform)
     if not x.is_floating_point():
         raise ParameterError(f"waveform must hold floating-point samples in [-1, 1], got {x.dtype}")
+    if x.dim() == 2 and x.shape[1] <= 8 < x.shape[0]:
+        raise ParameterError(
+            f"waveform {tuple(x.shape)} looks like (n_samples, channels) as soundfile returns it; pass its "
+            "transpose (channels, n_samples), or (batch, n_samples) clips"
+        )
     if x.dim() == 1:
         x = x[None]
     elif x.dim() == 3:
@@ -207,44 +212,55 @@ class Predictor:
         *,
         batch_size: int = 64,
         block_seconds: float = 60.0,
+        progress: Callable[[float], None] | None = None,
     ) -> Timeline:
         """Probabilities of windows of ``window`` s every ``hop`` s over a long recording.
 
-        Window ``k`` covers ``[k hop, k hop + window)`` s (its end clipped to the recording);
-        windows run while they start inside the recording and the last one reaches its end, or
-        a single zero-padded window for a recording shorter than ``window``.
+        With ``W = round(window * sample_rate)`` and ``H = round(hop * sample_rate)`` samples at
+        the model's rate, window ``k`` covers samples ``[k H, k H + W)`` (its end clipped to the
+        recording). The whole windows come first; when they miss the end, one more window
+        starting inside the recording is zero-padded; a recording shorter than ``W`` gives one
+        padded window. Each window is then cut or padded to the training length ``duration``
+        like a clip (a window longer than ``duration`` is scored on its first ``duration`` s).
+
+        Memory: one block of audio and one batch of windows, plus the output itself
+        (``n_windows x n_classes`` float32, allocated once from the file's length: 3 hours at
+        hop 0.5 s with 527 classes is 45 MB).
 
         Args:
             source: An audio file path (streamed in blocks), or a waveform (as :meth:`predict`,
                 one recording: channels are mixed down).
             sample_rate: The waveform's rate in Hz (not given for a path).
             window: Window length in s (> 0).
-            hop: Hop in s (> 0).
-            batch_size: Windows per forward pass.
+            hop: Hop in s (> 0; larger than ``window`` leaves gaps).
+            batch_size: Windows per forward pass (>= 1).
             block_seconds: Length of the blocks read from a file, in s.
+            progress: Called with the seconds of audio consumed after each block.
 
         Returns:
             A :class:`Timeline`.
 
         Raises:
-            ParameterError: ``window`` or ``hop`` <= 0, a model without classes, a missing
-                ``sample_rate`` for a waveform.
+            ParameterError: ``window`` or ``hop`` <= 0, ``batch_size`` < 1, a model without
+                classes, a missing ``sample_rate`` for a waveform.
             DataError: A missing, unreadable or empty file, NaN samples.
         """
         if not window > 0:
             raise ParameterError(f"window must be > 0 s, got {window}")
         if not hop > 0:
             raise ParameterError(f"hop must be > 0 s, got {hop}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not self.class_names:
             raise ParameterError("this checkpoint has no classes (a pre-trained encoder): use embed()")
         rate = self.sample_rate
         size, step = max(1, round(window * rate)), max(1, round(hop * rate))
+        width = min(size, self.n_samples)  # what the model sees of a window (see _fit)
         bound, blocks = self._blocks(source, sample_rate, block_seconds)
         # Outputs and one batch of windows are allocated once and filled in place: no allocation
         # outlives a loop iteration, so the heap does not fragment over hours of audio.
-        capacity = _n_windows(bound, size, step)
-        probs = np.empty((capacity, len(self.class_names)), dtype=np.float32)
-        batch = torch.empty(batch_size, size)
+        probs = np.empty((_n_windows(bound, size, step), len(self.class_names)), dtype=np.float32)
+        batch = torch.empty(batch_size, width)
         n_pending = n_done = 0
         buffer = torch.zeros(0)
         offset = 0  # sample index of buffer[0] in the recording
@@ -252,6 +268,7 @@ class Predictor:
 
         def add(samples: torch.Tensor) -> None:
             nonlocal n_pending, next_start
+            samples = samples[:width]
             batch[n_pending, : samples.numel()] = samples
             batch[n_pending, samples.numel() :] = 0.0  # zero padding of a short tail
             n_pending += 1
@@ -262,7 +279,7 @@ class Predictor:
         def flush() -> None:
             nonlocal n_pending, n_done, probs
             if n_done + n_pending > len(probs):  # a resampler gave more samples than the bound
-                probs = np.concatenate([probs, np.empty_like(probs[: n_pending + 1])])
+                probs = np.concatenate([probs, np.empty((n_pending, probs.shape[1]), dtype=np.float32)])
             if n_pending:
                 probs[n_done : n_done + n_pending] = self._probabilities(batch[:n_pending], batch_size).numpy()
                 n_done, n_pending = n_done + n_pending, 0
@@ -273,8 +290,10 @@ class Predictor:
             while next_start + size <= offset + buffer.numel():  # a whole window is available
                 local = next_start - offset
                 add(buffer[local : local + size])
-            keep = max(0, next_start - offset)
+            keep = min(max(0, next_start - offset), buffer.numel())  # (hop > window: the next start may lie ahead)
             buffer, offset = buffer[keep:], offset + keep  # drop what no later window needs
+            if progress is not None:
+                progress(block.numel() / rate)
         if total == 0:
             raise DataError("the recording has no samples (zero-length audio)")
         n_windows = _n_windows(total, size, step)
@@ -293,15 +312,35 @@ class Predictor:
 
 
 def _n_windows(n_samples: int, size: int, step: int) -> int:
-    """The number of windows of ``size`` samples every ``step`` over ``n_samples``.
+    """The number of windows of ``size`` samples every ``step`` over ``n_samples`` (see ``timeline``).
 
-    The whole windows, then one padded window when they miss the end (one window for a
-    recording shorter than ``size``).
+    The whole windows, then one padded window when they miss the end and the next start lies
+    inside the recording (one window for a recording shorter than ``size``).
     """
     if n_samples <= size:
         return 1
     whole = (n_samples - size) // step + 1
-    return whole + int((whole - 1) * step + size < n_samples)
+    return whole + int((whole - 1) * step + size < n_samples and whole * step < n_samples)
+
+
+def model_file_kind(path: str | os.PathLike) -> str:
+    """What a model file holds, from its content: ``"torchscript"``, ``"checkpoint"``, ``"onnx"`` or ``"unknown"``.
+
+    TorchScript archives and ``torch.save`` checkpoints are both zip files (TorchScript's has
+    ``constants.pkl`` and ``code/``); ONNX has no magic number, so a non-zip ``.onnx`` counts as ONNX.
+    """
+    import zipfile
+
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            return "torchscript"
+        if any(n.endswith("/data.pkl") for n in names):
+            return "checkpoint"
+        return "unknown"
+    return "onnx" if path.suffix.lower() == ".onnx" else "unknown"
 
 
 def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Predictor:
@@ -320,7 +359,7 @@ def load_model(checkpoint: str | os.PathLike, device: str | None = None) -> Pred
     from audiolens.training.probe import load_encoder_checkpoint
 
     path = Path(checkpoint)
-    if path.suffix.lower() in (".onnx", ".pt", ".ts") and path.is_file():
+    if path.is_file() and model_file_kind(path) in ("onnx", "torchscript"):
         raise DataError(
             f"{path} looks like an exported model, not a checkpoint: run it with audiolens.export.load_exported "
             "(audiolens predict --model); load_model takes a .ckpt of audiolens run"

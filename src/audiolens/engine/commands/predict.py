@@ -51,7 +51,9 @@ class PredictCommand(Command):
         parser.add_argument("--plot", action="store_true", help="a timeline PNG per file (with --window)")
         parser.add_argument("--out", required=True, help="predictions.csv or predictions.jsonl")
         parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-        parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        parser.add_argument(
+            "--device", default=None, help="cpu or cuda (checkpoints: cuda when available; exports: cpu)"
+        )
 
     def run(self, args: argparse.Namespace) -> None:
         """Predict every file, write the results, the errors and a summary."""
@@ -95,6 +97,13 @@ class PredictCommand(Command):
         processed = 0
         with tqdm(total=sum(seconds.values()), unit="s audio", desc="predict", dynamic_ncols=True) as bar:
             for path, length in seconds.items():
+                consumed = [0.0]  # seconds the bar already moved for this file (timelines report blocks)
+
+                def advance(block: float, consumed: list[float] = consumed, length: float = length) -> None:
+                    step = min(block, max(0.0, length - consumed[0]))  # never past the file's length
+                    consumed[0] += step
+                    bar.update(step)
+
                 try:
                     if args.window is None:
                         waveform, rate = load_audio(path, model.sample_rate)
@@ -104,7 +113,7 @@ class PredictCommand(Command):
                             for rank, (label, score) in enumerate(result.top_k[0], start=1)
                         ]
                     else:
-                        timeline = model.timeline(path, window=args.window, hop=hop)
+                        timeline = model.timeline(path, window=args.window, hop=hop, progress=advance)
                         records += _window_records(path, timeline, args.top_k)
                         if args.plot:
                             from audiolens.report import plot_timeline
@@ -121,7 +130,7 @@ class PredictCommand(Command):
                 except AudiolensError as err:
                     errors.append((path, str(err)))
                 processed += 1
-                bar.update(length)
+                bar.update(max(0.0, length - consumed[0]))
                 bar.set_postfix(files=f"{processed}/{len(seconds)}")
         atomic_write_text(out, _format(records, out.suffix, args.window is not None))
         error_file = out.with_name("errors.csv")
