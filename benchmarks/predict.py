@@ -9,8 +9,9 @@ For ``small_cnn`` and ``cnn14`` (random weights: speed does not depend on them) 
    ONNX export timed in this process, one after the other;
 2. ``audiolens predict --model small_cnn.onnx`` itself on the same file (with its CSV of 7,200
    windows x 5 classes);
-3. the peak resident memory (``ru_maxrss``) of each timeline, each in a fresh process, on the
-   file's first 10 minutes (a timeline's memory does not grow with the length: tested for
+3. the resident memory of each timeline, each in a fresh process, on the file's first 10
+   minutes: before the timeline (model loaded, one warm-up timeline run) and its peak during a
+   second one (``VmRSS`` sampled every 10 ms) (a timeline's memory does not grow with the length: tested for
    30 minutes against 3 hours in ``tests/test_inference_long.py``);
 4. what limits the number: the FLOPs of one window (``FlopCounterMode``) and the rate reached.
 
@@ -40,19 +41,36 @@ from audiolens.testing import save_checkpoint
 from audiolens.training import ClassificationTask
 
 RATE, HOURS, THREADS = 16000, 1.0, 2
-MODELS = ("small_cnn", "cnn14")
+MODELS = ("small_cnn", "cnn14", "small_cnn_tiny")  # the tiny one: what fits a 1000x budget
 
 _PEAK = """
-import resource, sys, torch
+import sys, threading, time, torch
 torch.set_num_threads(int(sys.argv[3]))
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
 if sys.argv[1].endswith(".ckpt"):
     import audiolens
     model = audiolens.load_model(sys.argv[1], device="cpu")
 else:
     from audiolens.export import load_exported
     model = load_exported(sys.argv[1])
+model.timeline(sys.argv[2], window=1.0, hop=0.5)  # warm-up (allocator pools, oneDNN caches)
+before, peak, done = rss_mb(), [0.0], threading.Event()
+
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss_mb())
+        time.sleep(0.01)
+
+thread = threading.Thread(target=sample)
+thread.start()
 model.timeline(sys.argv[2], window=1.0, hop=0.5)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+done.set()
+thread.join()
+print(before, max(peak[0], rss_mb()))
 """
 
 
@@ -63,12 +81,14 @@ def _recording(path: Path, excerpt: Path) -> None:
     sf.write(excerpt, audio[: 600 * RATE], RATE, subtype="PCM_16")
 
 
-def _peak_mb(model: Path, recording: Path) -> float:
+def _peak_mb(model: Path, recording: Path) -> tuple[float, float]:
+    """Resident memory (MB) of a fresh process before a timeline and its peak during it (sampled every 10 ms)."""
     out = subprocess.run(
         [sys.executable, "-c", _PEAK, str(model), str(recording), str(THREADS)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    return int(out.stdout.split()[-1]) / 1024
+    before, peak = (float(v) for v in out.stdout.split()[-2:])
+    return before, peak
 
 
 def _gflop_per_window(task: ClassificationTask) -> float:
@@ -112,8 +132,9 @@ def main_benchmark() -> None:
             rows.append((name, timings, peaks, gflop, windows))
             line = {k: f"{seconds / v:.0f}x" for k, v in timings.items()}
             print(f"{name}: real time eager {line['eager']}, onnx {line['onnx']} "
-                  f"(onnx/eager speed {timings['eager'] / timings['onnx']:.2f}); peak MB eager {peaks['eager']:.0f}, "
-                  f"onnx {peaks['onnx']:.0f}; {gflop:.3f} GFLOP/window -> "
+                  f"(onnx/eager speed {timings['eager'] / timings['onnx']:.2f}); MB before -> peak: eager "
+                  f"{peaks['eager'][0]:.0f} -> {peaks['eager'][1]:.0f}, onnx {peaks['onnx'][0]:.0f} -> "
+                  f"{peaks['onnx'][1]:.0f}; {gflop:.3f} GFLOP/window -> "
                   f"{gflop * windows / timings['onnx']:.0f} GFLOP/s onnx", flush=True)  # fmt: skip
         out = folder / "p.csv"
         start = time.perf_counter()
@@ -128,13 +149,14 @@ def main_benchmark() -> None:
         for _ in sf.blocks(str(recording), blocksize=RATE * 60, dtype="float32"):
             pass
         print(f"FLAC decoding alone: {seconds / (time.perf_counter() - start):.0f}x real time")
-        print("| model | eager x real time | ONNX x real time | ONNX / eager | peak MB eager | peak MB ONNX | "
-              "GFLOP / window |")  # fmt: skip
+        print("| model | eager x real time | ONNX x real time | ONNX / eager | MB eager (before -> peak) | "
+              "MB ONNX (before -> peak) | GFLOP / window |")  # fmt: skip
         print("|---|---|---|---|---|---|---|")
         for name, timings, peaks, gflop, _ in rows:
             speeds = f"{seconds / timings['eager']:.0f} | {seconds / timings['onnx']:.0f}"
             ratio = timings["eager"] / timings["onnx"]
-            print(f"| {name} | {speeds} | {ratio:.2f} | {peaks['eager']:.0f} | {peaks['onnx']:.0f} | {gflop:.3f} |")
+            memory = " | ".join(f"{peaks[k][0]:.0f} -> {peaks[k][1]:.0f}" for k in ("eager", "onnx"))
+            print(f"| {name} | {speeds} | {ratio:.2f} | {memory} | {gflop:.3f} |")
 
 
 if __name__ == "__main__":

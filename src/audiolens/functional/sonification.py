@@ -136,7 +136,7 @@ def scale_like(signal: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
 
 def sonify_maps(
-    waveform: torch.Tensor, blocks: list[ConvBlock], feature_maps: torch.Tensor, *, chunk_size: int = 64
+    waveform: torch.Tensor, blocks: list[ConvBlock], feature_maps: torch.Tensor, *, chunk_size: int = 16
 ) -> torch.Tensor:
     """Sonifications of several feature maps of the last of ``blocks`` for one waveform.
 

@@ -170,7 +170,7 @@ class Sonifier:
         return out.reshape(torch.as_tensor(waveform).shape)
 
     @torch.no_grad()
-    def sonify_all(self, waveform: Any, layer: int, feature_maps: Any = None, *, chunk_size: int = 64) -> torch.Tensor:
+    def sonify_all(self, waveform: Any, layer: int, feature_maps: Any = None, *, chunk_size: int = 16) -> torch.Tensor:
         """Sonifications of every map (or ``feature_maps``) of block ``layer`` for one waveform, batched.
 
         Equal to :meth:`sonify` map by map (tested); ``chunk_size`` maps go through each pass, so

@@ -60,7 +60,7 @@ class PredictCommand(Command):
         from tqdm import tqdm
 
         from audiolens._internal.errors import AudiolensError, ParameterError
-        from audiolens._internal.paths import atomic_write_text
+        from audiolens._internal.paths import atomic_open, atomic_write_text
         from audiolens.inference import load_model
         from audiolens.io import audio_info, load_audio
 
@@ -92,11 +92,18 @@ class PredictCommand(Command):
                 seconds[path] = info.frames / info.samplerate
             except AudiolensError as err:
                 errors.append((path, str(err)))
-        records: list[dict] = []
         plots = out.with_name(out.stem + "-plots")
-        processed = 0
-        with tqdm(total=sum(seconds.values()), unit="s audio", desc="predict", dynamic_ncols=True) as bar:
+        processed = done = 0
+        windows = args.window is not None
+        # rows go to a temporary file beside --out as each file is done (memory does not grow with
+        # the number of files or windows); it becomes --out when the batch is complete
+        with (
+            atomic_open(out) as handle,
+            tqdm(total=sum(seconds.values()), unit="s audio", desc="predict", dynamic_ncols=True) as bar,
+        ):
+            handle.write(_format([], out.suffix, windows, header=True).encode())
             for path, length in seconds.items():
+                records: list[dict] = []
                 consumed = [0.0]  # seconds the bar already moved for this file (timelines report blocks)
 
                 def advance(block: float, consumed: list[float] = consumed, length: float = length) -> None:
@@ -129,10 +136,11 @@ class PredictCommand(Command):
                             )
                 except AudiolensError as err:
                     errors.append((path, str(err)))
+                handle.write(_format(records, out.suffix, windows, header=False).encode())
+                done += bool(records)
                 processed += 1
                 bar.update(max(0.0, length - consumed[0]))
                 bar.set_postfix(files=f"{processed}/{len(seconds)}")
-        atomic_write_text(out, _format(records, out.suffix, args.window is not None))
         error_file = out.with_name("errors.csv")
         if errors:
             text = io.StringIO()
@@ -140,7 +148,6 @@ class PredictCommand(Command):
             writer.writerow(["path", "reason"])
             writer.writerows((str(p), reason) for p, reason in errors)
             atomic_write_text(error_file, text.getvalue())
-        done = len({r["path"] for r in records})
         print(f"{done} file(s) predicted -> {out}" + (f"; timelines drawn in {plots}" if args.plot else ""))
         if errors:
             print(f"{len(errors)} file(s) could not be used (listed in {error_file}):")
@@ -194,7 +201,8 @@ def _window_records(path: Path, timeline, top_k: int) -> list[dict]:  # noqa: AN
     ]
 
 
-def _format(records: list[dict], suffix: str, windows: bool) -> str:
+def _format(records: list[dict], suffix: str, windows: bool, *, header: bool) -> str:
+    """``records`` as CSV rows (with the header row when ``header``) or JSON lines grouped per file/window."""
     columns = ["path", "start_s", "end_s", "label", "score", "rank"] if windows else ["path", "label", "score", "rank"]
     if suffix == ".jsonl":  # one object per file (or window) with its ranked classes
         groups: dict[tuple, dict] = {}
@@ -205,6 +213,7 @@ def _format(records: list[dict], suffix: str, windows: bool) -> str:
         return "".join(json.dumps(entry) + "\n" for entry in groups.values())
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows({c: (f"{r[c]:.6f}" if c == "score" else r[c]) for c in columns} for r in records)
     return text.getvalue()
