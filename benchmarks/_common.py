@@ -31,3 +31,33 @@ def best_of(fn: Callable[[], object], repeats: int = 7) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (``VmRSS``; Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def peak_rss_mb(fn: Callable[[], object], interval: float = 0.01) -> tuple[float, float]:
+    """Resident memory (MB) before ``fn()`` and its peak while it runs (sampled every ``interval`` s).
+
+    ``ru_maxrss`` cannot do this: its high-water mark is often set while importing torch.
+    """
+    import threading
+
+    before, peak, done = rss_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return before, max(peak[0], rss_mb())

@@ -44,13 +44,10 @@ RATE, HOURS, THREADS = 16000, 1.0, 2
 MODELS = ("small_cnn", "cnn14", "small_cnn_tiny")  # the tiny one: what fits a 1000x budget
 
 _PEAK = """
-import sys, threading, time, torch
+import sys, torch
+sys.path.insert(0, sys.argv[4])
+from _common import peak_rss_mb
 torch.set_num_threads(int(sys.argv[3]))
-
-def rss_mb():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
-
 if sys.argv[1].endswith(".ckpt"):
     import audiolens
     model = audiolens.load_model(sys.argv[1], device="cpu")
@@ -58,19 +55,7 @@ else:
     from audiolens.export import load_exported
     model = load_exported(sys.argv[1])
 model.timeline(sys.argv[2], window=1.0, hop=0.5)  # warm-up (allocator pools, oneDNN caches)
-before, peak, done = rss_mb(), [0.0], threading.Event()
-
-def sample():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss_mb())
-        time.sleep(0.01)
-
-thread = threading.Thread(target=sample)
-thread.start()
-model.timeline(sys.argv[2], window=1.0, hop=0.5)
-done.set()
-thread.join()
-print(before, max(peak[0], rss_mb()))
+print(*peak_rss_mb(lambda: model.timeline(sys.argv[2], window=1.0, hop=0.5)))
 """
 
 
@@ -84,7 +69,7 @@ def _recording(path: Path, excerpt: Path) -> None:
 def _peak_mb(model: Path, recording: Path) -> tuple[float, float]:
     """Resident memory (MB) of a fresh process before a timeline and its peak during it (sampled every 10 ms)."""
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(model), str(recording), str(THREADS)],
+        [sys.executable, "-c", _PEAK, str(model), str(recording), str(THREADS), str(Path(__file__).parent)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     before, peak = (float(v) for v in out.stdout.split()[-2:])

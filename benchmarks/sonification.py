@@ -24,6 +24,7 @@ import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from _common import esc50_clips
@@ -35,44 +36,31 @@ RATE, SECONDS, THREADS, LOOP_MAPS, CHUNK = 8000, 5.0, 2, 16, 16
 LAYERS = (1, 4, 8, 11)
 
 _PEAK = """
-import sys, threading, time, torch
+import sys, torch
+sys.path.insert(0, sys.argv[3])
+from _common import peak_rss_mb
 torch.set_num_threads({threads})
 from audiolens.interpret import Sonifier
 from audiolens.models import create_model
-
-def rss_mb():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
-
 torch.manual_seed(0)
 model = create_model("cnn12").eval()
 x = torch.randn({n}) * 0.3
 sonifier = Sonifier(model)
 layer, mode = int(sys.argv[1]), sys.argv[2]
 sonifier.maps(x, layer)
-before, peak, done = rss_mb(), [0.0], threading.Event()
-
-def sample():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss_mb())
-        time.sleep(0.01)
-
-thread = threading.Thread(target=sample)
-thread.start()
 if mode == "batched":
-    sonifier.sonify_all(x, layer, chunk_size={chunk})
+    print(*peak_rss_mb(lambda: sonifier.sonify_all(x, layer, chunk_size={chunk})))
 else:
-    for k in range(4):
-        sonifier.sonify(x, layer, k)
-done.set()
-thread.join()
-print(before, max(peak[0], rss_mb()))
+    print(*peak_rss_mb(lambda: [sonifier.sonify(x, layer, k) for k in range(4)]))
 """
 
 
 def _peak_mb(layer: int, mode: str) -> float:
     code = _PEAK.format(threads=THREADS, n=int(RATE * SECONDS), chunk=CHUNK)
-    out = subprocess.run([sys.executable, "-c", code, str(layer), mode], check=True, capture_output=True, text=True)
+    here = str(Path(__file__).parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(layer), mode, here], check=True, capture_output=True, text=True
+    )
     before, peak = (float(v) for v in out.stdout.split()[-2:])
     return peak - before
 

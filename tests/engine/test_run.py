@@ -326,7 +326,9 @@ def test_evaluate_on_fsdd_and_speech_commands_layouts(tmp_path, capsys):
 
 def test_models_list_and_offline_download(capsys, monkeypatch, tmp_path):
     assert main(["models", "list", "--filter", "cnn1*"]) == 0
-    assert capsys.readouterr().out.split() == ["cnn10", "pann", "cnn14", "pann"]
+    assert capsys.readouterr().out.split() == [
+        "cnn10", "pann", "cnn12", "cnn12", "cnn12_small", "cnn12", "cnn12_x2", "cnn12", "cnn14", "pann",
+    ]  # fmt: skip
     import urllib.error
     import urllib.request
 

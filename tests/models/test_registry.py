@@ -44,7 +44,8 @@ def _input(name, batch=2):
 def test_registry_lists_expected_models():
     assert {"cnn6", "cnn10", "cnn14", "small_cnn", "small_cnn_tiny"} <= set(ALL_MODELS)
     assert ALL_MODELS == sorted(ALL_MODELS)
-    assert list_models("cnn*") == ["cnn10", "cnn14", "cnn6"]
+    assert list_models("cnn*") == ["cnn10", "cnn12", "cnn12_small", "cnn12_x2", "cnn14", "cnn6"]
+    assert list_models(module="cnn12") == ["cnn12", "cnn12_small", "cnn12_x2"]
     assert list_models("small_cnn*") == ["small_cnn", "small_cnn_tiny"]
     assert list_models(module="pann") == ["cnn10", "cnn14", "cnn6", "resnet38"]
     assert {"pann", "small_cnn"} <= set(list_modules())
