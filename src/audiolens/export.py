@@ -242,14 +242,22 @@ def _parse_metadata(raw: str | None, path: Path) -> dict[str, Any]:
     return metadata
 
 
+def _by_suffix(path: Path) -> str | None:
+    """The first format whose suffixes include ``path``'s, or ``None``."""
+    return next((n for n in EXPORT_FORMATS.names() if path.suffix.lower() in EXPORT_FORMATS.get(n).suffixes), None)
+
+
+def _known_suffixes() -> dict[str, tuple[str, ...]]:
+    return {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
+
+
 def _writer(path: Path, format: str | None) -> tuple[str, ExportFormat]:  # noqa: A002 - the CLI's word
     """The format to write ``path`` in: ``format``, or the one its suffix names; they must agree."""
-    by_suffix = [n for n in EXPORT_FORMATS.names() if path.suffix.lower() in EXPORT_FORMATS.get(n).suffixes]
-    suffixes = {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
+    format = format or _by_suffix(path)  # noqa: A001
     if format is None:
-        if not by_suffix:
-            raise ParameterError(f"cannot tell the export format of {path.name} from its suffix; known: {suffixes}")
-        format = by_suffix[0]  # noqa: A001
+        raise ParameterError(
+            f"cannot tell the export format of {path.name} from its suffix; known: {_known_suffixes()}"
+        )
     writer = EXPORT_FORMATS.get(format)()
     if path.suffix.lower() not in writer.suffixes:
         raise ParameterError(
@@ -266,13 +274,10 @@ def _reader(path: Path) -> tuple[str, ExportFormat]:
     kind = model_file_kind(path)
     if kind == "checkpoint" or path.suffix.lower() == ".ckpt":
         raise DataError(f"{path} is a checkpoint, not an export; use it with --checkpoint (audiolens.load_model)")
-    if kind in EXPORT_FORMATS:
-        return kind, EXPORT_FORMATS.get(kind)()
-    for name in EXPORT_FORMATS.names():
-        if path.suffix.lower() in EXPORT_FORMATS.get(name).suffixes:
-            return name, EXPORT_FORMATS.get(name)()
-    suffixes = {n: EXPORT_FORMATS.get(n).suffixes for n in EXPORT_FORMATS.names()}
-    raise ParameterError(f"cannot tell the export format of {path.name}; known suffixes: {suffixes}")
+    name = kind if kind in EXPORT_FORMATS else _by_suffix(path)
+    if name is None:
+        raise ParameterError(f"cannot tell the export format of {path.name}; known suffixes: {_known_suffixes()}")
+    return name, EXPORT_FORMATS.get(name)()
 
 
 def _min_samples(program: torch.export.ExportedProgram) -> int:

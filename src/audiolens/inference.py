@@ -255,12 +255,11 @@ class Predictor:
             raise ParameterError("this checkpoint has no classes (a pre-trained encoder): use embed()")
         rate = self.sample_rate
         size, step = max(1, round(window * rate)), max(1, round(hop * rate))
-        width = min(size, self.n_samples)  # what the model sees of a window (see _fit)
         bound, blocks = self._blocks(source, sample_rate, block_seconds)
         # Outputs and one batch of windows are allocated once and filled in place: no allocation
         # outlives a loop iteration, so the heap does not fragment over hours of audio.
         probs = np.empty((_n_windows(bound, size, step), len(self.class_names)), dtype=np.float32)
-        batch = torch.empty(batch_size, width)
+        batch = torch.empty(batch_size, self.n_samples)  # windows as the model sees them (see _fit)
         n_pending = n_done = 0
         buffer = torch.zeros(0)
         offset = 0  # sample index of buffer[0] in the recording
@@ -268,9 +267,9 @@ class Predictor:
 
         def add(samples: torch.Tensor) -> None:
             nonlocal n_pending, next_start
-            samples = samples[:width]
+            samples = samples[: self.n_samples]  # cut to the training length, zero-padded below
             batch[n_pending, : samples.numel()] = samples
-            batch[n_pending, samples.numel() :] = 0.0  # zero padding of a short tail
+            batch[n_pending, samples.numel() :] = 0.0
             n_pending += 1
             next_start += step
             if n_pending == batch_size:

@@ -170,10 +170,8 @@ def sonify_maps(
     for chunk in feature_maps.split(chunk_size):
         n = chunk.numel()
         rows = maps[0, chunk].unsqueeze(1)  # (n, 1, n_frames): each row's own map
-        if record is not None:
-            indices = record.indices[0, chunk].unsqueeze(1)
-            rows = F.max_unpool1d(rows, indices, last.pool, last.pool_stride or last.pool, last.pool_padding,
-                                  output_size=[record.length])  # fmt: skip
+        if record is not None:  # each row unpools with its own map's switches
+            rows = _unpool(rows, last, PoolRecord(record.indices[0, chunk].unsqueeze(1), record.length))
         # the first transposed convolution: row i uses only filter chunk[i] (grouped, no zero channels)
         weight = last.weight[chunk]  # (n, in_channels, kernel)
         y = F.conv_transpose1d(F.relu(rows).reshape(1, n, -1), weight, padding=last.padding,

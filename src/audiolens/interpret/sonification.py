@@ -81,6 +81,15 @@ def _block_spec(index: int, block: nn.Module) -> ConvBlock:
     return ConvBlock(conv.weight, conv.bias, _single(conv.padding), _single(conv.dilation))
 
 
+def _deconv_one(
+    x: torch.Tensor, specs: list[ConvBlock], maps: torch.Tensor, records: list, feature_map: int
+) -> torch.Tensor:
+    """Pseudo-code B.2 after the forward pass: every map but ``feature_map`` zeroed, deconvnet, scaled to ``x``."""
+    masked = torch.zeros_like(maps)
+    masked[:, feature_map] = maps[:, feature_map]
+    return scale_like(deconvnet(masked, specs, records), x)
+
+
 class Sonifier:
     """Deconvnet sonification of a raw-waveform CNN's feature maps (see the module doc).
 
@@ -164,10 +173,20 @@ class Sonifier:
         specs = self._specs(layer)
         self._check_map(layer, feature_map)
         maps, records = forward_blocks(x, specs)
-        masked = torch.zeros_like(maps)
-        masked[:, feature_map] = maps[:, feature_map]
-        out = scale_like(deconvnet(masked, specs, records), x)
-        return out.reshape(torch.as_tensor(waveform).shape)
+        return _deconv_one(x, specs, maps, records, feature_map).reshape(torch.as_tensor(waveform).shape)
+
+    @torch.no_grad()
+    def _most_active(self, waveform: Any, layer: int, other: int | None = None) -> tuple[int, list[torch.Tensor]]:
+        """The most active map of one waveform, its sonification ``(n_samples,)`` and ``other``'s.
+
+        One forward pass does what :meth:`activations` then :meth:`sonify` do with two.
+        """
+        x = self._batch(waveform)
+        specs = self._specs(layer)
+        maps, records = forward_blocks(x, specs)
+        most_active = int(maps[0].amax(dim=-1).argmax())
+        wanted = [most_active] if other is None else [most_active, other]
+        return most_active, [_deconv_one(x, specs, maps, records, k)[0] for k in wanted]
 
     @torch.no_grad()
     def sonify_all(self, waveform: Any, layer: int, feature_maps: Any = None, *, chunk_size: int = 16) -> torch.Tensor:
@@ -249,8 +268,8 @@ def layer_coherence(
     for layer in layers or range(1, sonifier.n_layers + 1):
         values = []
         for waveform in waveforms:
-            feature_map = int(sonifier.activations(waveform, layer)[0].argmax())
-            values.append(mean_top_coherence(waveform, sonifier.sonify(waveform, layer, feature_map), sample_rate, k))
+            _, (sonification,) = sonifier._most_active(waveform, layer)
+            values.append(mean_top_coherence(waveform, sonification, sample_rate, k))
         mean, low, high = _mean_ci(values)
         rows.append({"layer": layer, "mean_top5_coherence": mean, "ci_low": low, "ci_high": high, "n": len(values)})
     return rows
@@ -312,13 +331,12 @@ def removal_experiment(
         removed, random_map, noise = [], [], []
         n_maps = sonifier.n_maps(layer)
         for x in inputs:
-            most_active = int(sonifier.activations(x, layer)[0].argmax())
-            s = sonifier.sonify(x, layer, most_active)
             other = int(torch.randint(n_maps, (1,), generator=generator))
+            _, (s, s_other) = sonifier._most_active(x, layer, other)
             gaussian = torch.randn(x.shape, generator=generator)
             gaussian = gaussian * (s.norm() / gaussian.norm().clamp_min(1e-12))
             removed.append(x - s)
-            random_map.append(x - sonifier.sonify(x, layer, other))
+            random_map.append(x - s_other)
             noise.append(x - gaussian)
         rows.append({
             "layer": layer, "metric": accuracy(removed), "random_map_control": accuracy(random_map),
