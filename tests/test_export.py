@@ -10,7 +10,7 @@ from audiolens import DataError, ParameterError
 from audiolens.export import WaveformClassifier, export_model, load_exported, read_export_metadata
 from audiolens.inference import Predictor
 from audiolens.io import load_audio
-from audiolens.testing import save_checkpoint
+from audiolens.testing import save_checkpoint, seeded_classifier
 from audiolens.training import ClassificationTask
 
 pytest.importorskip("onnxruntime")
@@ -19,15 +19,9 @@ pytest.importorskip("onnxscript")
 FORMATS = [("onnx", ".onnx"), ("torchscript", ".pt")]
 
 
-def _task(model="small_cnn", rate=16000, duration=1.0, multilabel=False, **features):
-    torch.manual_seed(0)
-    return ClassificationTask(
-        model=model,
-        class_names=[f"c{k}" for k in range(5)],
-        features={"type": "logmel", "preset": "pann", "sample_rate": rate, **features},
-        duration=duration,
-        multilabel=multilabel,
-    ).eval()
+def _task(model="small_cnn", rate=16000, duration=1.0, multilabel=False):
+    classes = [f"c{k}" for k in range(5)]
+    return seeded_classifier(model, classes, sample_rate=rate, duration=duration, multilabel=multilabel).eval()
 
 
 def _real_clips(root, rate, n=4, seconds=1.0, offset=0.0):

@@ -7,8 +7,8 @@ import torch
 import audiolens
 from audiolens import DataError, ParameterError
 from audiolens.io import resample, save_audio
-from audiolens.testing import save_checkpoint
-from audiolens.training import ClassificationTask, WaveformDataset, load_task, predict_probabilities
+from audiolens.testing import save_checkpoint, seeded_classifier
+from audiolens.training import WaveformDataset, load_task, predict_probabilities
 from audiolens.training.pretrain import PretrainTask
 
 RATE = 16000
@@ -16,13 +16,7 @@ RATE = 16000
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    task = ClassificationTask(
-        model="small_cnn_tiny",
-        class_names=["a", "b", "c", "d"],
-        features={"type": "logmel", "preset": "pann", "sample_rate": RATE},
-        duration=0.5,
-    )
+    task = seeded_classifier(class_names=["a", "b", "c", "d"], sample_rate=RATE)
     return save_checkpoint(task, tmp_path_factory.mktemp("inference") / "model.ckpt")
 
 

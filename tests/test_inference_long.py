@@ -7,15 +7,13 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 import yaml
 
 import audiolens
 from audiolens.cli.main import main
 from audiolens.datasets import create_dataset
 from audiolens.io import load_audio
-from audiolens.testing import save_checkpoint
-from audiolens.training import ClassificationTask
+from audiolens.testing import save_checkpoint, seeded_classifier
 
 RATE = 16000
 
@@ -96,14 +94,7 @@ def _write_noise(path, seconds, rate=8000, block_seconds=600):
 @pytest.mark.slow
 def test_timeline_memory_does_not_grow_with_the_file(tmp_path):
     """Issue 13: peak memory of a 3-hour timeline within 10 % of a 30-minute one's (separate processes)."""
-    torch.manual_seed(0)
-    task = ClassificationTask(
-        model="small_cnn_tiny",
-        class_names=[str(k) for k in range(10)],
-        features={"type": "logmel", "preset": "pann", "sample_rate": 8000},
-        duration=1.0,
-    )
-    checkpoint = save_checkpoint(task, tmp_path / "model.ckpt")
+    checkpoint = save_checkpoint(seeded_classifier(duration=1.0), tmp_path / "model.ckpt")
     peaks = {}
     for minutes in (30, 180):
         path = tmp_path / f"{minutes}min.flac"

@@ -3,11 +3,9 @@
 import csv
 
 import pytest
-import torch
 
 from audiolens.cli.main import main
-from audiolens.testing import make_fsdd, save_checkpoint
-from audiolens.training import ClassificationTask
+from audiolens.testing import make_fsdd, save_checkpoint, seeded_classifier
 
 pytest.importorskip("onnxruntime")
 
@@ -15,14 +13,7 @@ pytest.importorskip("onnxruntime")
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    torch.manual_seed(0)
-    task = ClassificationTask(
-        model="small_cnn_tiny",
-        class_names=[str(d) for d in range(10)],
-        features={"type": "logmel", "preset": "pann", "sample_rate": 8000},
-        duration=0.5,
-    )
-    checkpoint = save_checkpoint(task, tmp / "fsdd.ckpt")
+    checkpoint = save_checkpoint(seeded_classifier(), tmp / "fsdd.ckpt")
     assert main(["export", "--checkpoint", str(checkpoint), "--format", "onnx", "--out", str(tmp / "fsdd.onnx")]) == 0
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp / "fsdd.pt")]) == 0
     return tmp, checkpoint, make_fsdd(tmp / "fsdd", n_per_digit=3, duration=0.7)

@@ -9,22 +9,14 @@ import torch
 
 from audiolens.cli.main import main
 from audiolens.io import save_audio
-from audiolens.testing import make_fsdd, save_checkpoint
-from audiolens.training import ClassificationTask
+from audiolens.testing import make_fsdd, save_checkpoint, seeded_classifier
 
 
 @pytest.fixture(scope="module")
 def fsdd_model(tmp_path_factory):
     """A digit classifier at 8 kHz (random weights: predict and evaluate must agree whatever they say)."""
     tmp = tmp_path_factory.mktemp("predict")
-    torch.manual_seed(0)
-    task = ClassificationTask(
-        model="small_cnn_tiny",
-        class_names=[str(d) for d in range(10)],
-        features={"type": "logmel", "preset": "pann", "sample_rate": 8000},
-        duration=0.5,
-    )
-    save_checkpoint(task, tmp / "fsdd.ckpt")
+    save_checkpoint(seeded_classifier(), tmp / "fsdd.ckpt")
     root = make_fsdd(tmp / "fsdd", n_per_digit=6, duration=0.3)
     return tmp, tmp / "fsdd.ckpt", root
 

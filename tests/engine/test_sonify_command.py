@@ -5,24 +5,22 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from audiolens.cli.main import main
 from audiolens.interpret import Sonifier
 from audiolens.io import load_audio
-from audiolens.testing import save_checkpoint
+from audiolens.testing import save_checkpoint, seeded_classifier
 from audiolens.training import ClassificationTask
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sonify")
-    torch.manual_seed(0)
-    task = ClassificationTask(
-        model="cnn12_small",
-        class_names=["a", "b", "c"],
-        features={"type": "waveform", "normalize": "peak", "sample_rate": 8000},
+    task = seeded_classifier(
+        "cnn12_small",
+        ["a", "b", "c"],
         duration=1.0,
+        features={"type": "waveform", "normalize": "peak", "sample_rate": 8000},
     )
     return save_checkpoint(task, tmp / "cnn12.ckpt"), task
 

@@ -1,6 +1,6 @@
 """Helpers for tests: write tiny datasets in the official layouts into a temporary folder."""
 
-from audiolens.testing.checkpoints import save_checkpoint
+from audiolens.testing.checkpoints import save_checkpoint, seeded_classifier
 from audiolens.testing.fixtures import (
     ESC10_TARGETS,
     ESC50_CATEGORIES,
@@ -32,6 +32,7 @@ __all__ = [
     "make_speech_commands",
     "make_urbansound8k",
     "save_checkpoint",
+    "seeded_classifier",
     "tree_snapshot",
     "write_tone",
 ]

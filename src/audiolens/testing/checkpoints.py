@@ -22,3 +22,36 @@ def save_checkpoint(module: Any, path: str | os.PathLike) -> Path:
     module.on_save_checkpoint(checkpoint)
     torch.save(checkpoint, path)
     return Path(path)
+
+
+def seeded_classifier(
+    model: str = "small_cnn_tiny",
+    class_names: list[str] | None = None,
+    *,
+    sample_rate: int = 8000,
+    duration: float = 0.5,
+    features: dict[str, Any] | None = None,
+    seed: int = 0,
+    **kwargs: Any,
+) -> Any:
+    """An untrained classification task with weights drawn after ``torch.manual_seed(seed)``.
+
+    Args:
+        model: A registered model name.
+        class_names: Its classes (default ten digits ``"0"`` ... ``"9"``, as FSDD).
+        sample_rate: Input rate in Hz.
+        duration: Training clip length in s.
+        features: The input pipeline (default the ``pann`` log-Mel preset at ``sample_rate``).
+        seed: The seed of the weights.
+        **kwargs: Other :class:`~audiolens.training.ClassificationTask` arguments (``multilabel``).
+    """
+    from audiolens.training import ClassificationTask
+
+    torch.manual_seed(seed)
+    return ClassificationTask(
+        model=model,
+        class_names=list(class_names) if class_names is not None else [str(d) for d in range(10)],
+        features=features or {"type": "logmel", "preset": "pann", "sample_rate": sample_rate},
+        duration=duration,
+        **kwargs,
+    )
