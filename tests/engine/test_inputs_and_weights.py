@@ -7,9 +7,10 @@ import torch
 import yaml
 from torch import nn
 
+from audiolens._internal.errors import ParameterError
 from audiolens.cli.main import main
 from audiolens.models import MODELS, register_model
-from audiolens.testing import make_folder, make_multilabel_folder
+from audiolens.testing import make_folder, make_fsdd, make_multilabel_folder
 
 FAST = {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False}
 SYNTHETIC = {
@@ -150,3 +151,17 @@ def test_waveform_input_pipeline_feeds_raw_audio(tmp_path, wave_model, capsys):
         == 2
     )
     assert "takes 'waveform' input but features.type is 'logmel'" in capsys.readouterr().err
+
+
+def test_a_source_can_keep_one_official_split(tmp_path):
+    from audiolens.training.data import DataConfig, build_dataset
+
+    fsdd = make_fsdd(tmp_path / "fsdd", speakers=("alice", "bob"), n_per_digit=7, digits=(0, 1))
+    folder = make_folder(tmp_path / "f", classes=("cat", "dog"), n_per_class=3, sample_rate=8000, duration=0.1)
+    sources = [{"name": "fsdd", "root": str(fsdd), "split": "train"}, {"name": "folder", "root": str(folder)}]
+    dataset = build_dataset(DataConfig(sources=sources), 8000)
+    names = sorted(r.id for r in dataset.records if r.split is not None)
+    assert len(dataset) == 2 * 2 * 2 + 6 and all(n.endswith(("_5", "_6")) for n in names)  # indices 0-4 are test
+    bad = DataConfig(sources=[{"name": "folder", "root": str(folder), "split": "test"}])
+    with pytest.raises(ParameterError, match=r"data.sources\[0\].split='test': dataset 'folder' has no such records"):
+        build_dataset(bad, 8000)

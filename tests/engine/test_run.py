@@ -240,9 +240,9 @@ def test_resume_adds_evaluations_and_reruns_stages_from_files(tiny, tmp_path, ca
 def test_stages_errors(tiny, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["run", str(tiny), "--out", str(run), "--set", "trainer.max_epochs=1"]) == 0
-    assert main(["run", str(run), "--stages", "sonify"]) == 2
-    valid = "evaluate, folds, infoplane, probe, report, subruns, train"
-    assert f"unknown stage 'sonify'; valid choices: {valid}" in capsys.readouterr().err
+    assert main(["run", str(run), "--stages", "listen"]) == 2
+    valid = "evaluate, folds, infoplane, probe, report, sonify, subruns, train"
+    assert f"unknown stage 'listen'; valid choices: {valid}" in capsys.readouterr().err
     assert main(["run", str(run), "--stages", "infoplane"]) == 2
     assert "stage 'infoplane' does not apply" in capsys.readouterr().err
     (run / "checkpoints" / "best.ckpt").unlink()

@@ -43,3 +43,18 @@ def test_bad_input_and_options():
         CNN12(channels=[4], kernel_sizes=[4], pools=[2])
     with pytest.raises(ParameterError, match="one entry per block"):
         CNN12(channels=[4, 8], kernel_sizes=[3], pools=[2])
+
+
+def test_he_initialisation_keeps_the_signal_scale_through_the_blocks():
+    torch.manual_seed(0)
+    model = create_model("cnn12", num_classes=10).eval()
+    x = torch.randn(2, 8000)
+    h = (x / x.abs().amax(-1, keepdim=True)).unsqueeze(1)
+    scales = []
+    with torch.no_grad():
+        for block in model.blocks:
+            h = block(h)
+            scales.append(float(h.pow(2).mean().sqrt()))
+            assert float(block[0].bias.abs().max()) == 0
+    # PyTorch's default (kaiming_uniform, a=sqrt(5)) gives scales[-1] / scales[0] of about 0.04
+    assert 0.3 < scales[-1] / scales[0] < 3

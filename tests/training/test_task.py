@@ -159,3 +159,23 @@ def test_seed_step_differs_for_every_micro_batch_of_an_accumulation_group(tmp_pa
     trainer.fit(task, train_dataloaders=loader)
     assert len(Recording.seeds) == 8 and len(set(Recording.seeds)) == 8  # 2 epochs x 4 micro-batches
     assert trainer.global_step == 4
+
+
+def test_waveform_augmentations_change_training_inputs_only():
+    features = {"type": "waveform", "sample_rate": 8000, "normalize": None}
+    task = _task(model="cnn12_small", features=features, augment={"waveform": [{"time_mask": {"max_fraction": 0.5}}]})
+    seen = []
+    task.model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    torch.manual_seed(0)
+    wave = torch.randn(4, 4000) + 3.0  # no sample is zero before masking
+    task.training_step((wave, torch.tensor([0, 1, 2, 0])), 0)
+    task.eval()
+    with torch.no_grad():
+        task(wave)
+    masked = (seen[0] == 0).sum(dim=-1)
+    assert (masked > 0).all() and (masked <= 2000).all()  # a time mask of up to half the clip, per example
+    assert torch.equal(seen[1], wave)  # evaluation sees the clip as it is
+    with pytest.raises(ParameterError, match=r"task.augment.waveform\[0\] 'rrc' is a logmel augmentation"):
+        _task(augment={"waveform": ["rrc"]})
+    with pytest.raises(ParameterError, match=r"unknown task.augment.waveform\[1\] 'reverb'"):
+        _task(augment={"waveform": ["gain", "reverb"]})

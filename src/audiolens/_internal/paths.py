@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from audiolens._internal.errors import DataError
+from audiolens._internal.errors import DataError, ParameterError
 
 
 def data_root() -> Path:
@@ -64,6 +65,31 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """A temporary folder beside ``path`` that becomes ``path`` when the block succeeds.
+
+    A failing or killed writer leaves no partial folder at ``path`` (and the old one, if any,
+    intact until the new one is complete).
+
+    Raises:
+        ParameterError: ``path`` exists and ``overwrite`` is false (before anything is written).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ParameterError(f"{path} exists; pass --overwrite or choose another folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -169,13 +169,13 @@ def experiment_class() -> type[Config]:
 
     Fields: ``data``, ``features`` (a tagged union of the input pipelines, or ``None`` for tasks
     without features), ``model``, ``task`` (a tagged union of the task plug-ins' sections),
-    ``optim``, ``trainer``, ``seed`` and every registered stage's section.
+    ``optim``, ``trainer``, ``checkpoint``, ``seed`` and every registered stage's section.
     """
     from pydantic import Field, create_model
 
     from audiolens.engine.stages import STAGES
     from audiolens.models import ModelConfig
-    from audiolens.training import TASKS, DataConfig, OptimConfig, TrainerConfig
+    from audiolens.training import TASKS, CheckpointConfig, DataConfig, OptimConfig, TrainerConfig
     from audiolens.transforms.inputs import INPUTS
 
     key = (TASKS.state, INPUTS.state, STAGES.state)
@@ -191,6 +191,7 @@ def experiment_class() -> type[Config]:
         "task": (tagged_union(tasks, default=first_task), Field(default_factory=tasks[first_task])),
         "optim": (OptimConfig, Field(default_factory=OptimConfig)),
         "trainer": (TrainerConfig, Field(default_factory=TrainerConfig)),
+        "checkpoint": (CheckpointConfig, Field(default_factory=CheckpointConfig)),
         "seed": (int, 0),
     }
     for section, schema, default in _stage_sections():

@@ -33,6 +33,7 @@ img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
 figure{margin:.5em 0}figcaption{font-size:90%;color:#555}
 details summary{cursor:pointer;font-weight:600}
 .summary{background:#f5f8fc;border-left:4px solid #4a7cc2;padding:.6em 1em}
+.pair{display:flex;flex-wrap:wrap;gap:0 1.5em}audio{max-width:100%}
 """
 
 
@@ -140,6 +141,13 @@ class Page:
         return (
             f"<figure><img src='{escape(self.rel(path))}' alt='{escape(alt)}' loading='lazy'>"
             f"<figcaption>{escape(caption)}</figcaption></figure>"
+        )
+
+    def audio(self, path: str | os.PathLike, caption: str) -> str:
+        """An ``<audio controls>`` player of ``path`` (relative link, WAV) with a caption."""
+        return (
+            f"<figure><audio controls preload='metadata' src='{escape(self.rel(path))}' "
+            f"aria-label='{escape(caption)}'></audio><figcaption>{escape(caption)}</figcaption></figure>"
         )
 
     def link(self, path: str | os.PathLike, text: str) -> str:

@@ -18,7 +18,9 @@ __all__ = [
     "plot_cv",
     "plot_information_plane",
     "plot_infoplane_layers",
+    "plot_layer_coherence",
     "plot_mels",
+    "plot_removal",
     "plot_runs_overlay",
     "plot_sweep",
     "plot_training_curves",
@@ -422,4 +424,64 @@ def plot_sonification(
     axes[0].set_ylabel("frequency (Hz)")
     if title:
         fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_layer_coherence(
+    curves: dict[str, Sequence[dict[str, Any]]], path: str | os.PathLike, *, title: str = ""
+) -> Path:
+    """Mean top-5 coherence between inputs and sonifications against layer, one line per curve (paper figure 7).
+
+    Args:
+        curves: ``{label: rows}``; rows have ``layer``, ``mean_top5_coherence``, ``ci_low``,
+            ``ci_high`` (numbers or CSV strings), e.g. ``{"supervised": ..., "SimCLR": ...}``
+            or one curve per training epoch.
+        path: The PNG.
+        title: Figure title.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for k, (label, rows) in enumerate(curves.items()):
+        rows = sorted(rows, key=lambda r: int(r["layer"]))
+        layers = [int(r["layer"]) for r in rows]
+        mean = [_number(r["mean_top5_coherence"]) for r in rows]
+        line = ax.plot(layers, mean, marker=_MARKERS[k % len(_MARKERS)], ms=3, lw=1.2, label=label)[0]
+        low = [_number(r["ci_low"]) for r in rows]
+        high = [_number(r["ci_high"]) for r in rows]
+        ax.fill_between(layers, low, high, color=line.get_color(), alpha=0.18, lw=0)
+    ax.set_xlabel("layer L")
+    ax.set_ylabel("mean top-5 coherence")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "coherence of input and sonification (95 % CI)", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_removal(
+    rows: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = "", metric: str = "accuracy"
+) -> Path:
+    """The removal experiment against layer (paper figure 6): the metric on ``x - s`` and its two controls.
+
+    Args:
+        rows: ``layer``, ``metric`` (on the residuals), ``random_map_control``, ``noise_control``,
+            ``baseline`` (numbers or CSV strings).
+        path: The PNG.
+        title: Figure title.
+        metric: The metric's name for the axis.
+    """
+    rows = sorted(rows, key=lambda r: int(r["layer"]))
+    layers = [int(r["layer"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for key, label, style in (
+        ("metric", "x - s (most active map)", "-o"),
+        ("random_map_control", "x - s' (random map)", "--s"),
+        ("noise_control", "x - n (noise, equal energy)", ":^"),
+    ):
+        ax.plot(layers, [_number(r[key]) for r in rows], style, ms=3, lw=1.2, label=label)
+    ax.axhline(_number(rows[0]["baseline"]), color="k", lw=0.8, alpha=0.6, label="x (no removal)")
+    ax.set_xlabel("layer L")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "removing the sonification of the most active map", fontsize=10)
     return _save(fig, path)

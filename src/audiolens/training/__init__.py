@@ -4,7 +4,8 @@
   :class:`TaskPlugin` base and :func:`load_checkpoint` for any task's checkpoints.
 - Sections of an experiment owned here: :class:`DataConfig` (``data``), :class:`OptimConfig`
   (``optim``, with the :data:`OPTIMIZERS` and :data:`SCHEDULES` registries),
-  :class:`TrainerConfig` (``trainer``), :class:`EvaluateEntry` (``evaluate`` entries).
+  :class:`TrainerConfig` (``trainer``), :class:`CheckpointConfig` (``checkpoint``),
+  :class:`EvaluateEntry` (``evaluate`` entries).
 - :class:`ClassificationTask` / :class:`NodeClassificationTask` (LightningModules),
   :class:`AudioDataModule` / :class:`GraphDataModule`, :class:`MetricsHistory` and the
   :class:`InformationPlane` callback, :func:`fit_with_history`.
@@ -47,7 +48,7 @@ from audiolens.training.optim import (
 )
 from audiolens.training.task import AugmentConfig, ClassificationTask, input_config, load_task, seed_step
 from audiolens.training.tasks import TASKS, SubRun, TaskPlugin, load_checkpoint, read_checkpoint, register_task
-from audiolens.training.trainer import TrainerConfig, make_trainer
+from audiolens.training.trainer import CheckpointConfig, TrainerConfig, make_trainer
 
 __all__ = [
     "GRAPH_DATASETS",
@@ -75,6 +76,7 @@ __all__ = [
     "TaskPlugin",
     "TrackedSet",
     "TrainResult",
+    "CheckpointConfig",
     "TrainerConfig",
     "WaveformDataset",
     "build_dataset",

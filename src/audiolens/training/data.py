@@ -87,12 +87,16 @@ class SourceConfig(Config):
         name: Registered dataset name.
         root: The dataset's own top folder (``None``: its default below ``$AUDIOLENS_DATA``).
         folds: Only these folds of the dataset (``None``: all of it).
+        split: Only the records of this official split (``train``, ``validation``, ``test``;
+            ``None``: all), e.g. FSDD's training recordings for pre-training audio that leaves
+            its test recordings unseen.
         kwargs: Dataset-specific options (e.g. ``{labelled: false}`` for ``folder``).
     """
 
     name: str
     root: str | None = None
     folds: Folds = None
+    split: Literal["train", "validation", "test"] | None = None
     kwargs: dict[str, Any] = {}
 
 
@@ -163,6 +167,15 @@ def build_dataset(config: DataConfig, sample_rate: int | None) -> AudioDataset:
         dataset = create_dataset(source.name, source.root, sample_rate=sample_rate, **source.kwargs)
         if source.folds is not None:
             dataset = select_folds(dataset, source.folds, f"data.sources[{k}].folds")
+        if source.split is not None:
+            chosen = [i for i, r in enumerate(dataset.records) if r.split == source.split]
+            if not chosen:
+                splits = sorted({str(r.split) for r in dataset.records})
+                raise ParameterError(
+                    f"data.sources[{k}].split={source.split!r}: dataset {source.name!r} has no such records (its "
+                    f"splits: {', '.join(splits)}); remove split or choose one of those"
+                )
+            dataset = dataset.subset(chosen)
         parts.append(dataset)
     return concat_datasets(parts)
 

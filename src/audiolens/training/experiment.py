@@ -124,14 +124,18 @@ def fit_with_history(
     mode: str,
     resume: bool,
     callbacks: list[L.Callback] = (),
+    keep_every_n_epochs: int = 0,
 ) -> FittedRun:
     """Fit ``module`` with :func:`~audiolens.training.trainer.make_trainer`, :class:`MetricsHistory`, ``callbacks``.
 
-    Resumes from ``RUN/checkpoints/last.ckpt`` when ``resume`` and it exists.
+    Resumes from ``RUN/checkpoints/last.ckpt`` when ``resume`` and it exists; keeps
+    ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when > 0.
     """
     history = MetricsHistory()
     callbacks = [history, *callbacks]
-    pl_trainer, checkpoint = make_trainer(run_dir, trainer, monitor=monitor, mode=mode, callbacks=callbacks)
+    pl_trainer, checkpoint = make_trainer(
+        run_dir, trainer, monitor=monitor, mode=mode, callbacks=callbacks, keep_every_n_epochs=keep_every_n_epochs
+    )
     last = run_dir / "checkpoints" / "last.ckpt"
     started = time.perf_counter()
     pl_trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)

@@ -43,9 +43,9 @@ import torch
 from torch import nn
 
 from audiolens._internal.errors import ParameterError, unknown_choice
-from audiolens._internal.registry import Registry
 from audiolens.losses import BarlowTwinsLoss, BarlowTwinsProjector, NTXentLoss, SimCLRProjector
 from audiolens.models import create_model, model_accepts
+from audiolens.training.augment import AUGMENTATIONS, build_augmentations, parse_augment
 from audiolens.training.optim import OptimConfig, configure_optimizers
 from audiolens.training.task import (
     check_model_input,
@@ -54,85 +54,15 @@ from audiolens.training.task import (
     seed_step,
     waveform_features,
 )
-from audiolens.transforms import (
-    AddGaussianNoise,
-    GaussianNoiseInterpolation,
-    LogMixupExp,
-    MixBack,
-    PostNorm,
-    RandomGain,
-    RandomLinearFader,
-    RandomResizeCrop,
-    TimeMask,
-)
+from audiolens.transforms import LogMixupExp
 
 __all__ = ["AUGMENTATIONS", "OBJECTIVES", "PretrainTask", "build_augmentations", "parse_augment"]
-
-#: Augmentations by ``task.augment`` name: a module class; ``meta(name)["kind"]`` is its input
-#: (``logmel`` after the front-end, ``waveform`` before it).
-AUGMENTATIONS: Registry[type[nn.Module]] = Registry("task.augment")
-for _name, _cls, _kind in (
-    ("mixup", LogMixupExp, "logmel"),
-    ("rrc", RandomResizeCrop, "logmel"),
-    ("rlf", RandomLinearFader, "logmel"),
-    ("gaussian_noise", GaussianNoiseInterpolation, "logmel"),
-    ("post_norm", PostNorm, "logmel"),
-    ("gain", RandomGain, "waveform"),
-    ("noise", AddGaussianNoise, "waveform"),
-    ("time_mask", TimeMask, "waveform"),
-    ("mix_back", MixBack, "waveform"),
-):
-    AUGMENTATIONS.add(_name, _cls, kind=_kind)
 
 #: Objectives by ``task.loss``: ``(loss factory(task config), projector class, default (hidden, out))``.
 OBJECTIVES: dict[str, tuple[Any, type[nn.Module], tuple[int, int]]] = {
     "barlow_twins": (lambda c: BarlowTwinsLoss(lambda_param=c["lambda_param"]), BarlowTwinsProjector, (8192, 256)),
     "nt_xent": (lambda c: NTXentLoss(temperature=c["temperature"]), SimCLRProjector, (512, 512)),
 }
-
-
-def parse_augment(items: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """``task.augment`` entries (a name, or ``{name: {kwargs}}``) as ``[(name, kwargs), ...]``.
-
-    Raises:
-        ParameterError: An unknown name or a malformed entry (named, with the valid names).
-    """
-    parsed = []
-    for k, item in enumerate(items):
-        if isinstance(item, str):
-            name, kwargs = item, {}
-        elif isinstance(item, dict) and len(item) == 1:
-            name, kwargs = next(iter(item.items()))
-            kwargs = dict(kwargs or {})
-        else:
-            raise ParameterError(f"task.augment[{k}] must be a name or {{name: {{options}}}}, got {item!r}")
-        if name not in AUGMENTATIONS:
-            raise unknown_choice(f"task.augment[{k}]", name, AUGMENTATIONS.names())
-        parsed.append((name, kwargs))
-    return parsed
-
-
-def build_augmentations(items: list[Any], input_kind: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """``(waveform augmentations, model-input augmentations)`` of ``task.augment``, in order.
-
-    Raises:
-        ParameterError: Unknown names, bad options, or a log-Mel augmentation for another input
-            kind (the message names it and the model input).
-    """
-    waveform, spectral = [], []
-    for k, (name, kwargs) in enumerate(parse_augment(items)):
-        kind = AUGMENTATIONS.meta(name)["kind"]
-        if kind not in ("waveform", input_kind):
-            raise ParameterError(
-                f"task.augment[{k}] {name!r} works on {kind} input, but features.type gives {input_kind!r} input; "
-                f"drop it or use features.type: {kind}"
-            )
-        try:
-            module = AUGMENTATIONS.get(name)(**kwargs)
-        except TypeError as error:
-            raise ParameterError(f"task.augment[{k}] {name!r}: {error}") from None
-        (waveform if kind == "waveform" else spectral).append(module)
-    return nn.Sequential(*waveform), nn.Sequential(*spectral)
 
 
 class PretrainTask(L.LightningModule):

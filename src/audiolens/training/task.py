@@ -7,10 +7,11 @@ kwargs, input pipeline, class names (saved as hyper-parameters; :func:`load_task
 
 Training recipe: the ``optim`` section's optimiser and schedule (AdamW with linear warm-up then
 cosine decay by default, per step), optional class weights, mixup (on the model input) with
-soft targets, SpecAugment (on spectrogram inputs: log-Mel and MRMF). The loss is cross-entropy (single-label) or
-binary cross-entropy (multi-label), plus the model's auxiliary losses weighted by
-``task.loss_weights`` (:func:`~audiolens.models.split_output`); a model whose auxiliary losses
-need the labels (CAT's causal loss) declares ``uses_targets = True`` and is called as
+soft targets, SpecAugment (on spectrogram inputs: log-Mel and MRMF), waveform augmentations
+(``task.augment.waveform``: gain, noise, time masking, mix-back, before the front-end). The
+loss is cross-entropy (single-label) or binary cross-entropy (multi-label), plus the model's
+auxiliary losses weighted by ``task.loss_weights`` (:func:`~audiolens.models.split_output`); a
+model whose auxiliary losses need the labels (CAT's causal loss) declares ``uses_targets = True`` and is called as
 ``model(x, target=soft_targets)`` in training and evaluation steps (soft targets
 ``(batch, num_classes)``, mixed when mixup is on). Validation/test log
 ``{split}_loss`` and ``{split}_accuracy`` / ``{split}_macro_f1`` (single-label) or
@@ -63,6 +64,11 @@ class AugmentConfig(Config):
         time_mask: SpecAugment's largest time mask in frames (0: off).
         n_freq_masks: Frequency masks per example.
         n_time_masks: Time masks per example.
+        waveform: Waveform augmentations applied to training clips before the front-end, in
+            order, each a name or ``{name: {options}}`` of
+            :data:`~audiolens.training.augment.AUGMENTATIONS` with kind ``waveform``: ``gain``,
+            ``noise``, ``time_mask``, ``mix_back`` (the sonification paper's supervised recipe:
+            ``[gain, noise, time_mask]`` with mixup).
     """
 
     mixup_alpha: NonNegativeFloat = 0.0
@@ -70,6 +76,26 @@ class AugmentConfig(Config):
     time_mask: NonNegativeInt = 0
     n_freq_masks: NonNegativeInt = 2
     n_time_masks: NonNegativeInt = 2
+    waveform: list[str | dict[str, dict[str, Any] | None]] = []
+
+
+def _waveform_augmentations(items: list[Any]) -> nn.Sequential:
+    """The modules of ``task.augment.waveform``.
+
+    Raises:
+        ParameterError: Unknown names, bad options, or an augmentation of another input kind.
+    """
+    from audiolens.training.augment import AUGMENTATIONS, build_augmentations, parse_augment
+
+    where = "task.augment.waveform"
+    waveform = [n for n in AUGMENTATIONS.names() if AUGMENTATIONS.meta(n)["kind"] == "waveform"]
+    for k, (name, _) in enumerate(parse_augment(items, where)):
+        if name not in waveform:
+            raise ParameterError(
+                f"{where}[{k}] {name!r} is a {AUGMENTATIONS.meta(name)['kind']} augmentation; this list takes "
+                f"waveform ones ({', '.join(waveform)}); SpecAugment and mixup have their own task.augment keys"
+            )
+    return build_augmentations(items, "waveform", where)[0]
 
 
 def input_config(features: Mapping[str, Any] | InputConfig | None) -> InputConfig:
@@ -169,6 +195,7 @@ class ClassificationTask(L.LightningModule):
         self.spec_augment = SpecAugment(
             self.augment.freq_mask, self.augment.time_mask, self.augment.n_freq_masks, self.augment.n_time_masks
         )
+        self.wave_augment = _waveform_augmentations(self.augment.waveform)
         if class_weights is not None:
             if multilabel:
                 raise ParameterError("task.class_weights applies to single-label classification only")
@@ -244,9 +271,9 @@ class ClassificationTask(L.LightningModule):
         seed_step(self)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Front-end, SpecAugment, mixup, (binary) cross-entropy plus weighted auxiliary losses."""
+        """Waveform augmentations, front-end, SpecAugment, mixup, (binary) cross-entropy, auxiliary losses."""
         waveform, target = batch
-        x = self.features(waveform)
+        x = self.features(self.wave_augment(waveform))
         if x.dim() >= 3:  # spectrogram inputs (log-Mel, MRMF); not waveforms
             x = self.spec_augment(x)
         soft = self._soft_targets(target, x.dtype)

@@ -4,6 +4,10 @@
 accepts any other ``Trainer`` argument too (checked against ``Trainer``'s signature); the
 run folder's own arguments (``logger``, ``callbacks``, ``default_root_dir``,
 ``enable_checkpointing``) are set by :func:`make_trainer` and refused in the section.
+
+:class:`CheckpointConfig` (the ``checkpoint`` section) keeps ``checkpoints/epoch-K.ckpt`` every
+``every_n_epochs`` epochs besides ``best.ckpt`` and ``last.ckpt``, for analyses of how a model
+evolves during training (the sonification paper's figure 5).
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import ConfigDict, Field, model_validator
 
-from audiolens._internal.config import Config, PositiveInt
+from audiolens._internal.config import Config, NonNegativeInt, PositiveInt
 from audiolens._internal.errors import ParameterError
 
-__all__ = ["TrainerConfig", "check_trainer", "make_trainer"]
+__all__ = ["CheckpointConfig", "KeepEveryNEpochs", "TrainerConfig", "check_trainer", "make_trainer"]
 
 _RESERVED = ("logger", "callbacks", "default_root_dir", "enable_checkpointing")
 
@@ -126,6 +130,43 @@ def check_trainer(config: TrainerConfig) -> None:
         os.environ.update(environ)
 
 
+class CheckpointConfig(Config):
+    """The ``checkpoint`` section: checkpoints kept besides ``best.ckpt`` and ``last.ckpt``.
+
+    Attributes:
+        every_n_epochs: Keep ``checkpoints/epoch-K.ckpt`` after every ``every_n_epochs`` epochs,
+            ``K`` counting completed epochs as the metrics history does, plus ``epoch-0.ckpt``
+            (the initial weights, after ``model.init_checkpoint``); ``0``: off.
+    """
+
+    every_n_epochs: NonNegativeInt = 0
+
+
+class KeepEveryNEpochs(L.Callback):
+    """Save ``dirpath/epoch-K.ckpt`` after every ``every_n`` completed epochs and ``epoch-0.ckpt`` at the start.
+
+    A resumed run (current epoch > 0 at the start) does not rewrite ``epoch-0.ckpt``. Files are
+    written by ``Trainer.save_checkpoint`` (process 0 under DDP; every process must call it).
+    """
+
+    def __init__(self, dirpath: Path, every_n: int) -> None:
+        if every_n < 1:
+            raise ParameterError(f"checkpoint.every_n_epochs must be >= 1 here, got {every_n!r}")
+        self.dirpath = Path(dirpath)
+        self.every_n = every_n
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Keep the initial weights as ``epoch-0.ckpt`` (not when resuming)."""
+        if trainer.current_epoch == 0 and trainer.global_step == 0:
+            trainer.save_checkpoint(self.dirpath / "epoch-0.ckpt")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Keep ``epoch-K.ckpt`` when ``K`` completed epochs is a multiple of ``every_n``."""
+        completed = trainer.current_epoch + 1
+        if completed % self.every_n == 0:
+            trainer.save_checkpoint(self.dirpath / f"epoch-{completed}.ckpt")
+
+
 def make_trainer(
     run_dir: Path,
     config: TrainerConfig,
@@ -133,12 +174,14 @@ def make_trainer(
     monitor: str,
     mode: str,
     callbacks: list[L.Callback],
+    keep_every_n_epochs: int = 0,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of a run: checkpoints, CSV + TensorBoard logs, the given callbacks.
 
     ``RUN/checkpoints/best.ckpt`` (best ``monitor`` on validation, ``mode`` ``min`` or ``max``)
-    and ``last.ckpt``; logs in ``RUN/logs/{csv,tensorboard}/version_K`` (one version per
-    (re)start, so a resumed run keeps the logs written before it).
+    and ``last.ckpt``, plus ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when that is
+    > 0 (:class:`KeepEveryNEpochs`); logs in ``RUN/logs/{csv,tensorboard}/version_K`` (one
+    version per (re)start, so a resumed run keeps the logs written before it).
     """
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -146,10 +189,21 @@ def make_trainer(
         monitor=monitor,
         mode=mode,
         save_top_k=1,
-        save_last=True,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
+    # `last.ckpt` after every epoch: its own callback, because Lightning 2.6's `save_last` only
+    # writes when the monitored checkpoint improved (a resume would restart from the best epoch).
+    latest = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    if keep_every_n_epochs:
+        callbacks = [*callbacks, KeepEveryNEpochs(run_dir / "checkpoints", keep_every_n_epochs)]
     if config.enable_model_summary:  # the plain summary logs through `logging` (the run's log file), not to the console
         callbacks = [*callbacks, ModelSummary(max_depth=1)]
     loggers = [
@@ -157,6 +211,6 @@ def make_trainer(
         TensorBoardLogger(run_dir / "logs", name="tensorboard", default_hp_metric=False),
     ]
     pl_trainer = L.Trainer(
-        default_root_dir=run_dir, logger=loggers, callbacks=[*callbacks, checkpoint], **config.kwargs()
+        default_root_dir=run_dir, logger=loggers, callbacks=[*callbacks, checkpoint, latest], **config.kwargs()
     )
     return pl_trainer, checkpoint

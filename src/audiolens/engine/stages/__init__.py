@@ -1,8 +1,8 @@
 """Stages: the ordered steps of an experiment, each a registered plug-in.
 
 An experiment runs its stages in ``order``: ``train`` (or ``folds``, the cross-validation
-driver, which runs one sub-run per fold), ``evaluate``, the analyses (``infoplane`` now;
-``sonify`` and ``probe`` later), ``report``. A stage is a :class:`Stage` subclass registered
+driver, which runs one sub-run per fold), ``evaluate``, the analyses (``infoplane``,
+``probe``, ``sonify``), ``report``. A stage is a :class:`Stage` subclass registered
 with :func:`register_stage`; it declares:
 
 - ``section``, ``schema`` and ``default``: the experiment section that configures it (its

@@ -174,7 +174,8 @@ class TaskPlugin:
 
         Seeds everything with ``exp.seed``, builds the module and data, applies
         ``model.init_checkpoint`` and ``model.freeze``, fits (resuming from ``last.ckpt`` when
-        ``resume``), then validates and tests ``best.ckpt``.
+        ``resume``; keeping ``epoch-K.ckpt`` as ``checkpoint.every_n_epochs`` says), then
+        validates and tests ``best.ckpt``.
 
         Raises:
             ParameterError, DataError: Bad settings or data.
@@ -199,6 +200,7 @@ class TaskPlugin:
             mode=mode,
             resume=resume,
             callbacks=callbacks,
+            keep_every_n_epochs=exp.checkpoint.every_n_epochs,
         )
         final = fitted.evaluate_best(module, datamodule, test=self.has_test(datamodule))
         if fitted.trainer.is_global_zero:
