@@ -71,7 +71,7 @@ def test_resolving_a_resolved_config_is_idempotent():
 @pytest.mark.parametrize(
     "config,match",
     [
-        ({"data": {"name": "x"}, "dta": {}}, r"unknown key\(s\) \['dta'\] in the top level; valid keys: data"),
+        ({"data": {"name": "x"}, "dta": {}}, r"unknown key\(s\) \['dta'\] in the top level; valid keys: checkpoint, data, "),
         ({"data": {"name": "x", "rot": 1}}, r"\['rot'\] in section 'data'.*root"),
         ({"data": {"name": "x"}, "features": {"n_mel": 3}}, r"\['n_mel'\] in section 'features'.*n_mels"),
         ({"data": {}}, "data.name is required"),
@@ -83,7 +83,7 @@ def test_resolving_a_resolved_config_is_idempotent():
             r"unknown key\(s\) \['bound'\] in section 'infoplane'",
         ),
         ({"data": {"name": "x"}, "infoplane": "yes"}, "infoplane must be a mapping"),
-        ({"data": {"name": "x"}, "sonify": {}}, r"unknown key\(s\) \['sonify'\] in the top level"),
+        ({"data": {"name": "x"}, "listen": {}}, r"unknown key\(s\) \['listen'\] in the top level"),
         ({"data": {"name": "x"}, "seed": "zero"}, "seed must be an integer"),
         ({"data": "fsdd"}, "data must be a mapping"),
         (

@@ -27,13 +27,12 @@ CONFIG = {
     "features": WAVE,
     "model": {"name": "cnn12_small"},
     "optim": {"lr": 0.001},
-    "trainer": {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False},
-    "checkpoint": {"every_n_epochs": 1},
+    "trainer": {"max_epochs": 3, "enable_progress_bar": False, "enable_model_summary": False},
+    "checkpoint": {"every_n_epochs": 2},
     "sonify": {
         "analyses": ["coherence", "removal", "evolution"],
-        "split": "fold=5",
-        "n_inputs": 5,
-        "layers": [1, 3, 11],
+        "n_inputs": 5,  # split: the run's test fold
+        "layers": [11, 1, 3, 3],  # sorted, once each
         "example_layers": [2, 11],
         "top": 2,
         "n_examples": 1,
@@ -56,22 +55,21 @@ def run(tmp_path_factory):
 
 
 def test_epoch_checkpoints_count_completed_epochs(run):
-    assert [k for k, _ in epoch_checkpoints(run / "checkpoints" / "best.ckpt")] == [0, 1, 2]
-    last, second, first = (
+    assert [k for k, _ in epoch_checkpoints(run / "checkpoints" / "best.ckpt")] == [0, 2]
+    last, best, second = (
         torch.load(run / "checkpoints" / name, weights_only=False)
-        for name in ("last.ckpt", "epoch-2.ckpt", "epoch-1.ckpt")
+        for name in ("last.ckpt", "best.ckpt", "epoch-2.ckpt")
     )
+    steps = last["global_step"] // 3
+    assert steps > 0 and second["global_step"] == 2 * steps and last["global_step"] == 3 * steps
     key = "model.blocks.0.0.weight"
-    assert torch.equal(second["state_dict"][key], last["state_dict"][key])
-    assert not torch.equal(first["state_dict"][key], last["state_dict"][key])
-    # last.ckpt is the last epoch even when the monitored metric did not improve in it (a resume continues there)
-    assert last["global_step"] == second["global_step"] == 2 * first["global_step"] > 0
+    assert not torch.equal(second["state_dict"][key], last["state_dict"][key])
 
 
 def test_stage_writes_the_analyses_and_the_report_plays_them(run):
     out = run / "sonify"
     summary = json.loads((out / "sonify.json").read_text())
-    assert len(summary["clips"]) == 5
+    assert len(summary["clips"]) == 5 and summary["settings"]["split"] == "fold=5"
     # coherence: the paper's measure recomputed map by map with Sonifier.sonify on the same clips
     module = load_encoder_checkpoint(run / "checkpoints" / "best.ckpt")
     sonifier = Sonifier(module.model)
@@ -93,19 +91,28 @@ def test_stage_writes_the_analyses_and_the_report_plays_them(run):
     truth = [module.class_names.index(c.split("-", 1)[1]) for c in summary["clips"]]  # ids: "{k:05d}-{class}"
     assert float(removal[0]["baseline"]) == pytest.approx(np.mean([p == t for p, t in zip(predicted, truth)]))
     assert {k for k in removal[0]} >= {"layer", "metric", "random_map_control", "noise_control", "baseline"}
+    # the clips that activate each map of the example layers most, best first
+    top = _csv(out / "top_activating.csv")
+    assert len(top) == (sonifier.n_maps(2) + sonifier.n_maps(11)) * 2
+    for row in top[:4] + top[-4:]:
+        x = inputs[summary["clips"].index(row["clip"])]
+        activation = float(sonifier.activations(x, int(row["layer"]))[0, int(row["feature_map"])])
+        assert float(row["activation"]) == pytest.approx(activation, rel=1e-5)
+    best = {(r["layer"], r["feature_map"]): float(r["activation"]) for r in top if r["rank"] == "1"}
+    assert all(float(r["activation"]) <= best[(r["layer"], r["feature_map"])] for r in top)
     # evolution: every kept epoch and layer
     evolution = _csv(out / "evolution.csv")
     assert sorted({(int(r["epoch"]), int(r["layer"])) for r in evolution}) == [
-        (e, layer) for e in (0, 1, 2) for layer in (1, 3, 11)
+        (e, layer) for e in (0, 2) for layer in (1, 3, 11)
     ]
-    assert len(summary["evolution"]) == 3 * 2 and len(summary["examples"]) == 2 * 2
+    assert len(summary["evolution"]) == 2 * 2 and len(summary["examples"]) == 2 * 2
     for name in ("coherence.png", "removal.png", "evolution.png", "examples/input-0.wav"):
         assert (out / name).stat().st_size > 0
     # the report links every image and audio file it shows, relative to the page
     html = (run / "report.html").read_text()
     sources = re.findall(r"<(?:img|audio)[^>]* src='([^']+)'", html)
     audio = re.findall(r"<audio[^>]* src='([^']+)'", html)
-    assert len(audio) == 2 * 2 * 2 + 3 * 2  # input and sonification per example map, the evolution
+    assert len(audio) == 2 * 2 * 2 + 2 * 2  # input and sonification per example map, the evolution
     assert all((run / s).is_file() for s in sources)
     assert "Coherence" in html and "Removing sonifications" in html
 
@@ -133,6 +140,8 @@ def test_the_command_gives_the_stage_result_and_names_bad_requests(run, tmp_path
     ]:
         assert main([*args, *extra]) == 2
         assert match in capsys.readouterr().err
+    assert main([*args, "--out", str(run), "--overwrite"]) == 2  # never replaces what is not its own output
+    assert "--overwrite will not replace it" in capsys.readouterr().err and (run / "run.json").is_file()
     assert main([*args[:-8], "--out", str(tmp_path / "x")]) == 2
     assert "needs --analysis" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.*"))

@@ -69,20 +69,27 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, marker: str | None = None) -> Iterator[Path]:
     """A temporary folder beside ``path`` that becomes ``path`` when the block succeeds.
 
     A failing or killed writer leaves no partial folder at ``path`` (and the old one, if any,
-    intact until the new one is complete).
+    intact until the new one is complete). With ``overwrite``, an existing ``path`` is replaced
+    only if it is a folder holding ``marker`` (an earlier output of the same kind), so a
+    mistyped path never deletes a run folder.
 
     Raises:
-        ParameterError: ``path`` exists and ``overwrite`` is false (before anything is written).
+        ParameterError: ``path`` exists and ``overwrite`` is false, or it is not a folder this
+            writer may replace (before anything is written).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise ParameterError(f"{path} exists; pass --overwrite or choose another folder")
+    if path.exists() and (not path.is_dir() or (marker is not None and not (path / marker).is_file())):
+        what = "a file" if not path.is_dir() else f"a folder without {marker} (not an earlier output of this command)"
+        raise ParameterError(f"{path} is {what}; --overwrite will not replace it, choose another folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private
     try:
         yield staging
         if path.exists():

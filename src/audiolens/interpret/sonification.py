@@ -306,7 +306,8 @@ def removal_experiment(
     Args:
         sonifier: The model's :class:`Sonifier`.
         classify: Logits ``(1, n_classes)`` of a waveform ``(1, n_samples)`` (the model with its
-            input pipeline, e.g. a classification task's ``forward``).
+            input pipeline, e.g. a classification task's ``forward``; with ``cnn12``'s pipeline
+            the residuals are scaled back to unit peak, as a recording of them would be).
         waveforms: ``(n_samples,)`` inputs at the model's rate.
         targets: Their class indices.
         layers: Layers (default all).

@@ -170,7 +170,7 @@ def build_dataset(config: DataConfig, sample_rate: int | None) -> AudioDataset:
         if source.split is not None:
             chosen = [i for i, r in enumerate(dataset.records) if r.split == source.split]
             if not chosen:
-                splits = sorted({str(r.split) for r in dataset.records})
+                splits = sorted({r.split or "none" for r in dataset.records})
                 raise ParameterError(
                     f"data.sources[{k}].split={source.split!r}: dataset {source.name!r} has no such records (its "
                     f"splits: {', '.join(splits)}); remove split or choose one of those"

@@ -145,8 +145,9 @@ class CheckpointConfig(Config):
 class KeepEveryNEpochs(L.Callback):
     """Save ``dirpath/epoch-K.ckpt`` after every ``every_n`` completed epochs and ``epoch-0.ckpt`` at the start.
 
-    A resumed run (current epoch > 0 at the start) does not rewrite ``epoch-0.ckpt``. Files are
-    written by ``Trainer.save_checkpoint`` (process 0 under DDP; every process must call it).
+    A resumed run (current epoch > 0 at the start) does not rewrite ``epoch-0.ckpt``; an epoch
+    that ``max_time`` or ``max_steps`` cut short is not a completed epoch and is not kept. Files
+    are written by ``Trainer.save_checkpoint`` (process 0 under DDP; every process must call it).
     """
 
     def __init__(self, dirpath: Path, every_n: int) -> None:
@@ -163,7 +164,7 @@ class KeepEveryNEpochs(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Keep ``epoch-K.ckpt`` when ``K`` completed epochs is a multiple of ``every_n``."""
         completed = trainer.current_epoch + 1
-        if completed % self.every_n == 0:
+        if completed % self.every_n == 0 and trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             trainer.save_checkpoint(self.dirpath / f"epoch-{completed}.ckpt")
 
 

@@ -23,6 +23,8 @@ What it writes (``RUN/sonify/`` or ``--out``; a temporary folder renamed when co
   ``checkpoints/epoch-K.ckpt`` beside the checkpoint (kept by ``checkpoint.every_n_epochs``),
   and ``evolution/epoch-K-layerL-mapM.wav|png``: the first input's sonification of the map most
   active under the final weights, at each example layer, as training went (paper figure 5);
+- ``top_activating.csv``: for every map of the example layers, the ``top`` clips that activate
+  it most (activation: the map's maximum over time), ``layer, feature_map, rank, clip, activation``;
 - ``examples/``: for the first ``n_examples`` inputs, ``input-I.wav`` and, for the ``top`` most
   active maps of each example layer, ``input-I-layerL-mapM.wav`` with its spectrogram pair PNG;
 - ``sonify.json``: the settings, checkpoint, dataset, chosen clip ids and every example (with its
@@ -65,9 +67,11 @@ class SonifyConfig(Config):
 
     Attributes:
         dataset: Registered labelled dataset (``None``: the run's ``data.name``).
-        root: Its top folder (``None``: the run's ``data.root``, or the dataset's default).
+        root: Its top folder (``None``: the run's ``data.root`` when the dataset is the run's,
+            else the dataset's default below ``$AUDIOLENS_DATA``).
         kwargs: Dataset-specific options.
-        split: ``test`` (official test split), ``all`` or ``fold=K``.
+        split: ``test`` (official test split), ``all`` or ``fold=K``; ``None``: the run's test
+            clips (``fold=K`` when ``data.test_folds`` is one fold, else the official test split).
         analyses: Any of ``coherence``, ``removal``, ``evolution``.
         layers: Layers L (1-based) to analyse (``None``: every block).
         n_inputs: Clips drawn from the split (all when fewer).
@@ -79,7 +83,7 @@ class SonifyConfig(Config):
     dataset: str | None = None
     root: str | None = None
     kwargs: dict[str, Any] = {}
-    split: str = "test"
+    split: str | None = None
     analyses: list[Literal["coherence", "removal", "evolution"]] = Field(["coherence", "removal"], min_length=1)
     layers: list[PositiveInt] | None = None
     n_inputs: PositiveInt = 100
@@ -126,7 +130,7 @@ def _model_input(module: Any, waveform: torch.Tensor, checkpoint: str | Path) ->
 
 
 def _layers(sonifier: Any, layers: Sequence[int] | None, key: str) -> list[int]:
-    chosen = list(layers) if layers else list(range(1, sonifier.n_layers + 1))
+    chosen = sorted(set(layers)) if layers else list(range(1, sonifier.n_layers + 1))
     wrong = [layer for layer in chosen if not 1 <= layer <= sonifier.n_layers]
     if wrong:
         raise ParameterError(f"{key} {wrong} out of range: the model has layers 1..{sonifier.n_layers}")
@@ -149,7 +153,10 @@ def _clips(module: Any, settings: SonifyConfig, seed: int, checkpoint: str | Pat
         raise ParameterError("sonify: name the dataset (sonify.dataset, or --dataset)")
     rate = int(module.sample_rate)
     dataset = create_dataset(settings.dataset, settings.root, sample_rate=rate, **settings.kwargs)
-    indices = select_split(dataset, settings.split)
+    try:
+        indices = select_split(dataset, settings.split or "test")
+    except ParameterError as error:
+        raise ParameterError(f"sonify.split (--split): {error}") from None
     if not indices:
         raise DataError(f"sonify: split {settings.split!r} of dataset {settings.dataset!r} is empty")
     rng = np.random.default_rng(seed)
@@ -248,6 +255,20 @@ def _examples(sonifier: Any, inputs: list, ids: list, layers: list[int], top: in
     return entries
 
 
+def _top_rows(sonifier: Any, inputs: list, ids: list, layers: list[int], k: int) -> list[dict[str, Any]]:
+    """``layer, feature_map, rank, clip, activation``: the ``k`` clips that activate each map most."""
+    from audiolens.interpret import top_activating
+
+    rows = []
+    for layer in layers:
+        indices, values = top_activating(sonifier, inputs, layer, k)
+        for m in range(indices.shape[0]):
+            for rank in range(indices.shape[1]):
+                rows.append({"layer": layer, "feature_map": m, "rank": rank + 1,
+                             "clip": ids[int(indices[m, rank])], "activation": float(values[m, rank])})  # fmt: skip
+    return rows
+
+
 def _evolution(
     checkpoints: list[tuple[int, Path]], inputs: list, layers: list[int], example_layers: list[int],
     final: Any, rate: int, out: Path,
@@ -291,14 +312,15 @@ def sonify_dataset(
     from audiolens.interpret import layer_coherence, removal_experiment
     from audiolens.report import plot_layer_coherence, plot_removal
 
-    with atomic_dir(out, overwrite=overwrite) as staging:
+    with atomic_dir(out, overwrite=overwrite, marker="sonify.json") as staging:
         module, sonifier = _load(checkpoint)
         layers = _layers(sonifier, settings.layers, "layers")
         example_layers = _example_layers(sonifier, settings)
         epochs = epoch_checkpoints(checkpoint) if "evolution" in settings.analyses else []
         if "evolution" in settings.analyses and not epochs:
             raise ParameterError(
-                f"evolution needs epoch-K.ckpt files beside {checkpoint}: train with checkpoint.every_n_epochs"
+                f"evolution needs epoch-K.ckpt files beside {checkpoint}, and there are none: they are kept while "
+                "the model trains, with checkpoint.every_n_epochs set from the start (it cannot be added afterwards)"
             )
         inputs, targets, ids, dataset = _clips(module, settings, seed, checkpoint)
         classes = _class_indices(module, dataset, targets, checkpoint) if "removal" in settings.analyses else None
@@ -310,6 +332,8 @@ def sonify_dataset(
         summary["examples"] = _examples(
             sonifier, inputs[: settings.n_examples], ids, example_layers, settings.top, rate, staging
         )
+        _write_csv(staging / "top_activating.csv", _top_rows(sonifier, inputs, ids, example_layers, settings.top))
+        summary["files"]["top_activating"] = ["top_activating.csv"]
         if "coherence" in settings.analyses:
             rows = layer_coherence(sonifier, inputs, rate, layers)
             _write_csv(staging / "coherence.csv", rows)
@@ -355,7 +379,7 @@ def sonify_file(
         raise ParameterError("give one of --feature-map and --top")
     if top is not None and top < 1:
         raise ParameterError(f"--top must be >= 1, got {top}")
-    with atomic_dir(out, overwrite=overwrite) as staging:
+    with atomic_dir(out, overwrite=overwrite, marker="sonification.json") as staging:
         module, sonifier = _load(checkpoint)
         rate = int(module.sample_rate)
         waveform, _ = load_audio(path, rate)
@@ -410,6 +434,8 @@ class SonifyStage(Stage):
             )
         if "evolution" in settings.analyses and not exp.checkpoint.every_n_epochs:
             raise ParameterError("sonify.analyses: evolution needs checkpoint.every_n_epochs (epoch-K.ckpt files)")
+        if settings.split is None and settings.dataset in (None, exp.data.name) and len(exp.data.test_folds or []) > 1:
+            raise ParameterError("sonify.split: the run tests several folds; choose one (fold=K), test or all")
 
     def inputs(self, run: Run) -> list[str]:
         """The best checkpoint."""
@@ -417,11 +443,16 @@ class SonifyStage(Stage):
 
     def execute(self, run: Run) -> list[str]:
         """Analyse ``best.ckpt`` into ``RUN/sonify/`` (replacing an older result)."""
-        settings = run.exp.sonify
-        if settings.dataset is None:  # the run's own data
-            settings = settings.model_copy(
-                update={"dataset": run.exp.data.name, "root": run.exp.data.root, "kwargs": dict(run.exp.data.kwargs)}
-            )
+        settings, data = run.exp.sonify, run.exp.data
+        if settings.dataset in (None, data.name):  # the run's own data, and its test clips by default
+            update = {
+                "dataset": data.name,
+                "root": settings.root or data.root,
+                "kwargs": settings.kwargs or data.kwargs,
+            }
+            if settings.split is None and data.test_folds:
+                update["split"] = f"fold={data.test_folds[0]}"
+            settings = settings.model_copy(update=update)
         out = run.dir / "sonify"
         sonify_dataset(run.dir / "checkpoints" / "best.ckpt", settings, out, seed=run.exp.seed, overwrite=True)
         written = sorted(p.relative_to(run.dir).as_posix() for p in out.rglob("*") if p.is_file())

@@ -1,0 +1,53 @@
+"""The run's Lightning trainer: best / last / epoch-K checkpoints."""
+
+import lightning as L
+import torch
+from torch import nn
+
+from audiolens.training import TrainerConfig, make_trainer
+
+
+class _Worsening(L.LightningModule):
+    """A module whose validation loss grows every epoch, so best.ckpt stays at epoch 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).pow(2).mean()
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", float(self.current_epoch))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4)
+
+    val_dataloader = train_dataloader
+
+
+def _fit(tmp_path, max_epochs, every_n=0, **trainer):
+    config = TrainerConfig(max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False, **trainer)
+    pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[],
+                                 keep_every_n_epochs=every_n)  # fmt: skip
+    pl_trainer.fit(_Worsening())
+    return {p.name: torch.load(p, weights_only=False) for p in (tmp_path / "checkpoints").glob("*.ckpt")}
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_the_monitor_did_not_improve(tmp_path):
+    saved = _fit(tmp_path, 3)
+    assert sorted(saved) == ["best.ckpt", "last.ckpt"]
+    assert saved["best.ckpt"]["global_step"] == 2 and saved["last.ckpt"]["global_step"] == 6  # 2 steps per epoch
+
+
+def test_epoch_checkpoints_every_n_completed_epochs_only(tmp_path):
+    saved = _fit(tmp_path / "a", 5, every_n=2)
+    assert {k: v["global_step"] for k, v in saved.items() if k.startswith("epoch-")} == {
+        "epoch-0.ckpt": 0, "epoch-2.ckpt": 4, "epoch-4.ckpt": 8,
+    }  # fmt: skip
+    # a run that max_steps stops within its second epoch keeps no epoch-2.ckpt of that partial epoch
+    cut = _fit(tmp_path / "b", 5, every_n=2, max_steps=3)
+    assert sorted(k for k in cut if k.startswith("epoch-")) == ["epoch-0.ckpt"] and cut["last.ckpt"]["global_step"] == 3
