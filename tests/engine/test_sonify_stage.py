@@ -177,3 +177,16 @@ def test_stage_bad_settings_are_one_clear_line(tmp_path, capsys, overrides, mess
     args = ["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "run")]
     assert main([*args, *[a for o in overrides for a in ("--set", o)]]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_clips_are_analysed_whole_not_padded_to_the_training_length(tmp_path):
+    from audiolens.io import load_audio
+    from audiolens.testing import make_fsdd
+
+    root = make_fsdd(tmp_path / "fsdd", speakers=("ann",), n_per_digit=2, digits=(0, 1), duration=0.1)
+    classifier = seeded_classifier("cnn12_small", ["0", "1"], duration=1.0, features=WAVE)
+    checkpoint = save_checkpoint(classifier, tmp_path / "best.ckpt")
+    settings = SonifyConfig(dataset="fsdd", root=str(root), split="test", analyses=["removal"], layers=[2], top=1)
+    summary = sonify_dataset(checkpoint, settings, tmp_path / "out")
+    assert len(summary["clips"]) == 4  # indices 0-1 of each digit are FSDD's test split
+    assert load_audio(tmp_path / "out" / "examples" / "input-0.wav")[0].numel() == 800  # 0.1 s, not 1 s

@@ -5,9 +5,11 @@ The ``sonify`` section (:class:`SonifyConfig`, off when absent) runs after train
 (:func:`sonify_dataset`), and ``audiolens sonify --input`` one file (:func:`sonify_file`).
 
 Inputs: ``n_inputs`` clips drawn (seeded, without replacement) from ``split`` of the dataset
-(the run's own when ``dataset`` is not given), decoded at the model's rate, cut or zero-padded
-to its training duration as evaluation does, and passed through its input pipeline (unit peak
-for ``cnn12``): the waveforms ``x`` the model sees. The same clips serve every analysis and
+(the run's own when ``dataset`` is not given), decoded at the model's rate, cut to its training
+duration when longer but not padded (the paper evaluates whole clips; zero padding would add
+silence whose sonification is only the biases' response), padded only up to the model's
+``time_stride`` when shorter, and passed through its input pipeline (unit peak for ``cnn12``):
+the waveforms ``x`` the model sees. The same clips serve every analysis and
 every checkpoint, so the curves of two models on the same settings compare clip for clip.
 
 What it writes (``RUN/sonify/`` or ``--out``; a temporary folder renamed when complete):
@@ -162,11 +164,12 @@ def _clips(module: Any, settings: SonifyConfig, seed: int, checkpoint: str | Pat
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(indices, size=min(settings.n_inputs, len(indices)), replace=False).tolist())
     n_samples = round(module.duration * rate) if getattr(module, "duration", None) else None
+    shortest = int(getattr(module.model, "time_stride", 1))
     inputs = []
     for index in chosen:
         wave, _ = dataset.load_waveform(index)
-        if n_samples is not None:  # as evaluation: cut from the start or zero-pad at the end
-            wave = torch.nn.functional.pad(wave[:n_samples], (0, max(0, n_samples - wave.numel())))
+        wave = wave[:n_samples]  # whole clips as the paper evaluates them: cut to the training length, not padded
+        wave = torch.nn.functional.pad(wave, (0, max(0, shortest - wave.numel())))  # (but one output frame at least)
         inputs.append(_model_input(module, wave, checkpoint))
     targets = [dataset.records[i].target for i in chosen]
     ids = [dataset.records[i].id for i in chosen]
