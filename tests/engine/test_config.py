@@ -71,7 +71,10 @@ def test_resolving_a_resolved_config_is_idempotent():
 @pytest.mark.parametrize(
     "config,match",
     [
-        ({"data": {"name": "x"}, "dta": {}}, r"unknown key\(s\) \['dta'\] in the top level; valid keys: checkpoint, data, "),
+        (
+            {"data": {"name": "x"}, "dta": {}},
+            r"unknown key\(s\) \['dta'\] in the top level; valid keys: checkpoint, data, ",
+        ),
         ({"data": {"name": "x", "rot": 1}}, r"\['rot'\] in section 'data'.*root"),
         ({"data": {"name": "x"}, "features": {"n_mel": 3}}, r"\['n_mel'\] in section 'features'.*n_mels"),
         ({"data": {}}, "data.name is required"),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -287,6 +288,20 @@ def test_report_command_rebuilds_and_compares(tiny, tmp_path, capsys):
     assert (out.parent / "compare_files" / "curves.png").is_file() and page.count("<th>seed") == 3
     assert main(["report", *map(str, runs)]) == 2
     assert "needs --out" in capsys.readouterr().err
+    # the index of every run folder below a directory (a folder inside a run belongs to it)
+    (runs[0] / "fold-1").mkdir()
+    shutil.copy(runs[0] / "run.json", runs[0] / "fold-1" / "run.json")
+    assert main(["report", "--index", str(tmp_path)]) == 0
+    index = (tmp_path / "index.html").read_text()
+    rows = re.findall(r"<tr><td data-v='([^']+)'><a href='([^']+)'>", index)
+    assert [name for name, _ in rows] == ["seed0", "seed1", "seed2"]
+    assert all((tmp_path / href).resolve() == (tmp_path / n / "report.html").resolve() for n, href in rows)
+    accuracy = [json.loads((r / "metrics.json").read_text())["final"]["test_accuracy"] for r in runs]
+    assert re.findall(r"<td data-v='([0-9.]+)'>[0-9.]+</td><td>", index)[:3] == [str(a) for a in accuracy]
+    assert "table class='sortable'" in index and "<script>" in index and "http" not in index
+    assert main(["report", "--index", str(tmp_path / "cmp")]) == 2
+    assert "no run folder (with run.json) below" in capsys.readouterr().err
+    assert main(["report", str(runs[0]), "--index", str(tmp_path)]) == 2
 
 
 def test_evaluate_on_fsdd_and_speech_commands_layouts(tmp_path, capsys):

@@ -6,7 +6,7 @@
 - ``plot_*``: the figures, drawn from plain data.
 """
 
-from audiolens.report.html import write_comparison, write_report
+from audiolens.report.html import write_comparison, write_index, write_report
 from audiolens.report.page import Page, table
 from audiolens.report.plots import (
     plot_confusion_matrix,
@@ -44,5 +44,6 @@ __all__ = [
     "register_section",
     "table",
     "write_comparison",
+    "write_index",
     "write_report",
 ]

@@ -4,7 +4,9 @@
 files the run folder holds, so the page can be rebuilt from any finished run folder at any time
 (``audiolens report RUN``) and shows what later stages added. :func:`write_comparison` puts
 several runs side by side: final metrics in one table, training curves overlaid, each run's
-own report linked. Pages are self-contained (no network): images are relative links.
+own report linked. :func:`write_index` lists every run folder below a directory in one table,
+sortable by column. Pages are self-contained (no network): images are relative links, the
+index's sorting is a few lines of inline script.
 """
 
 from __future__ import annotations
@@ -17,17 +19,33 @@ from audiolens._internal.errors import DataError
 from audiolens._internal.paths import atomic_write_text
 from audiolens.report.page import STYLE, Page, escape, fmt
 from audiolens.report.plots import plot_runs_overlay
-from audiolens.report.sections import headline, sections_for
+from audiolens.report.sections import duration_text, headline, run_facts, sections_for
 
-__all__ = ["write_comparison", "write_report"]
+__all__ = ["write_comparison", "write_index", "write_report"]
+
+#: Click a column header of a ``table.sortable`` to sort by it (again: the other way); cells
+#: sort by their ``data-v`` (numbers numerically) or their text.
+_SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0], up = th.dataset.dir !== 'up';
+  th.closest('tr').querySelectorAll('th').forEach(h => h.removeAttribute('aria-sort'));
+  th.dataset.dir = up ? 'up' : 'down'; th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
+  const key = r => r.cells[i].dataset.v ?? r.cells[i].textContent;
+  [...body.rows].sort((a, b) => {
+    const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
+    const c = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+    return up ? c : -c;
+  }).forEach(r => body.appendChild(r));
+}));
+"""
 
 
-def _document(title: str, body: str) -> str:
+def _document(title: str, body: str, script: str = "") -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
+        f"<h1>{escape(title)}</h1>\n{body}\n" + (f"<script>{script}</script>" if script else "") + "</body></html>\n"
     )
 
 
@@ -104,6 +122,52 @@ def write_comparison(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLi
             plot, "training curves of the runs overlaid, one panel per metric", "Training curves, overlaid"
         )
     return atomic_write_text(out, _document(f"audiolens: {len(pages)} runs compared", body))
+
+
+def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write one table of every run folder below ``root``, each linked to its report.
+
+    A run folder is a folder with ``run.json``; folders inside a run folder (cross-validation
+    ``fold-K/``, named sub-runs) belong to it and are not listed. Columns: run, task, model,
+    data, headline metric and its value, date, duration (compute time of its stages); a click
+    on a column header sorts by it.
+
+    Raises:
+        DataError: ``root`` is not a folder or holds no run folder.
+    """
+    root, out = Path(root), Path(out)
+    if not root.is_dir():
+        raise DataError(f"report --index: {root} is not a folder")
+    folders = sorted(p.parent for p in root.rglob("run.json"))
+    runs = [f for f in folders if not any(a in set(folders) for a in f.parents)]
+    if not runs:
+        raise DataError(f"report --index: no run folder (with run.json) below {root}")
+    rows = []
+    for folder in runs:
+        page = Page(folder, out)
+        facts = run_facts(page)
+        name = folder.relative_to(root).as_posix() if folder != root else folder.name
+        report = folder / "report.html"
+        link = page.link(report, name) if report.is_file() else escape(name)
+        metric, value = facts["headline"] or ("", None)
+        cells = [
+            (link, name), (escape(facts["task"]), None), (escape(facts["model"]), None), (escape(facts["data"]), None),
+            (escape(metric), None), (fmt(value) if value is not None else "", value),
+            (escape((facts["created"] or "")[:16].replace("T", " ")), None),
+            (duration_text(facts["seconds"]) if facts["seconds"] is not None else "", facts["seconds"]),
+        ]  # fmt: skip
+        rows.append(
+            "<tr>"
+            + "".join(f"<td data-v='{escape(v)}'>{c}</td>" if v is not None else f"<td>{c}</td>" for c, v in cells)
+            + "</tr>"
+        )
+    columns = ["run", "task", "model", "data", "headline metric", "value", "date (UTC)", "duration"]
+    head = "".join(f"<th scope='col' title='sort by {c}'>{escape(c)}</th>" for c in columns)
+    body = (
+        f"<p>{len(runs)} run folder(s) below {escape(root)}; click a column header to sort.</p>"
+        f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return atomic_write_text(out, _document(f"audiolens runs: {root.name or root}", body, _SORT_SCRIPT))
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:

@@ -35,7 +35,7 @@ from audiolens.report.plots import (
     plot_training_curves,
 )
 
-__all__ = ["SECTIONS", "headline", "headline_text", "register_section", "sections_for"]
+__all__ = ["SECTIONS", "duration_text", "headline", "headline_text", "register_section", "run_facts", "sections_for"]
 
 Renderer = Callable[[Page], "str | None"]
 
@@ -87,7 +87,8 @@ def headline_text(final: dict[str, Any], names: Sequence[str], limit: int = 3, s
     return sep.join(shown[:limit])
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
+    """``"12 min 5 s"`` / ``"4.2 s"`` (``"?"`` when unknown)."""
     if seconds is None:
         return "?"
     minutes, secs = divmod(round(seconds), 60)
@@ -104,28 +105,45 @@ def _compute_seconds(page: Page) -> float | None:
     return sum(s.get("seconds", 0.0) for s in _computed_stages(page).values()) or None
 
 
-@register_section("summary", order=0, needs=("config.yaml",))
-def _summary(page: Page) -> str:
+def run_facts(page: Page) -> dict[str, Any]:
+    """What a run is, from its folder (the summary line and the index of runs).
+
+    Returns:
+        ``task``, ``data``, ``model``, ``input``, ``headline`` (``(name, value)`` or ``None``),
+        ``seconds`` (compute time of its stages, or ``None``) and ``created`` (ISO time or ``None``).
+    """
     config = page.config
     data = config.get("data") or {}
     sources = data.get("sources")
-    data_name = " + ".join(s["name"] for s in sources) if sources else data.get("name")
-    task = (config.get("task") or {}).get("type", "classification")
-    model = (config.get("model") or {}).get("name")
-    parts = [f"Task <b>{escape(task)}</b> on <b>{escape(data_name)}</b> with model <b>{escape(model)}</b>"]
-    if config.get("features"):
-        parts.append(f"input {escape(config['features'].get('type'))}")
-    found = headline(page)
-    if found is not None:
-        parts.append(f"{escape(found[0])} = <b>{found[1]:.4f}</b>")
-    seconds = _compute_seconds(page)
-    if seconds is not None:
-        parts.append(f"stage time {_duration(seconds)}")
+    return {
+        "task": (config.get("task") or {}).get("type", "classification"),
+        "data": " + ".join(s["name"] for s in sources) if sources else data.get("name"),
+        "model": (config.get("model") or {}).get("name"),
+        "input": (config.get("features") or {}).get("type"),
+        "headline": headline(page),
+        "seconds": _compute_seconds(page),
+        "created": page.run.get("created"),
+    }
+
+
+@register_section("summary", order=0, needs=("config.yaml",))
+def _summary(page: Page) -> str:
+    facts = run_facts(page)
+    parts = [
+        f"Task <b>{escape(facts['task'])}</b> on <b>{escape(facts['data'])}</b> "
+        f"with model <b>{escape(facts['model'])}</b>"
+    ]
+    if facts["input"]:
+        parts.append(f"input {escape(facts['input'])}")
+    if facts["headline"] is not None:
+        parts.append(f"{escape(facts['headline'][0])} = <b>{facts['headline'][1]:.4f}</b>")
+    if facts["seconds"] is not None:
+        parts.append(f"stage time {duration_text(facts['seconds'])}")
     device = page.env.get("device_used") or page.env.get("device")
     if device:
         parts.append(f"device {escape(device)}")
-    if config.get("seed") is not None:
-        parts.append(f"seed {escape(config['seed'])}")
+    if page.config.get("seed") is not None:
+        parts.append(f"seed {escape(page.config['seed'])}")
     return f"<p class='summary'>{'; '.join(parts)}.</p>"
 
 
