@@ -44,11 +44,10 @@ from torch import nn
 
 from audiolens._internal.errors import ParameterError, unknown_choice
 from audiolens.losses import BarlowTwinsLoss, BarlowTwinsProjector, NTXentLoss, SimCLRProjector
-from audiolens.models import create_model, model_accepts
 from audiolens.training.augment import AUGMENTATIONS, build_augmentations, parse_augment
 from audiolens.training.optim import OptimConfig, configure_optimizers
 from audiolens.training.task import (
-    check_model_input,
+    build_model,
     chunked_model_inputs,
     input_config,
     seed_step,
@@ -110,15 +109,8 @@ class PretrainTask(L.LightningModule):
         self.optim = OptimConfig.model_validate(optim or {})
         self.input = input_config(features)
         self.seed, self.views, self.duration = seed, views, duration
-        kwargs = dict(model_kwargs or {})
-        if "num_classes" in kwargs:
-            raise ParameterError("model.kwargs must not set num_classes: a pre-trained encoder has no classifier")
-        check_model_input(model, self.input)
-        for key, value in self.input.model_kwargs().items():
-            if key not in kwargs and model_accepts(model, key):
-                kwargs[key] = value
         self.frontend: nn.Module = self.input.build()
-        self.model = create_model(model, num_classes=0, **kwargs)
+        self.model = build_model(model, self.input, model_kwargs, 0, "a pre-trained encoder has no classifier")
         embed_dim = getattr(self.model, "embed_dim", None)
         if not isinstance(embed_dim, int):
             raise ParameterError(f"model {model!r} declares no embed_dim; a pre-trained encoder needs one")

@@ -45,6 +45,7 @@ from audiolens.transforms.inputs import INPUTS, InputConfig
 __all__ = [
     "AugmentConfig",
     "ClassificationTask",
+    "build_model",
     "check_model_input",
     "chunked_model_inputs",
     "input_config",
@@ -112,6 +113,32 @@ def input_config(features: Mapping[str, Any] | InputConfig | None) -> InputConfi
     given = dict(features or {})
     kind = given.get("type", "logmel")
     return validate(INPUTS.get(kind), {**given, "type": kind}, "features").resolve(None)
+
+
+def build_model(
+    model: str, features: InputConfig, model_kwargs: Mapping[str, Any] | None, num_classes: int, why: str
+) -> nn.Module:
+    """The registry model of a task: ``model.kwargs`` plus what the input pipeline tells models that accept it.
+
+    Args:
+        model: Registry name.
+        features: The resolved input pipeline (checked against the model's ``input_kind``).
+        model_kwargs: ``model.kwargs``.
+        num_classes: Classifier outputs (0: the encoder alone).
+        why: Why ``model.kwargs`` may not set ``num_classes`` (for the message).
+
+    Raises:
+        ParameterError: ``num_classes`` in ``model.kwargs``, a model of another input kind,
+            unknown model or options.
+    """
+    kwargs = dict(model_kwargs or {})
+    if "num_classes" in kwargs:
+        raise ParameterError(f"model.kwargs must not set num_classes: {why}")
+    check_model_input(model, features)
+    for key, value in features.model_kwargs().items():
+        if key not in kwargs and model_accepts(model, key):
+            kwargs[key] = value
+    return create_model(model, num_classes=num_classes, **kwargs)
 
 
 def check_model_input(model: str, features: InputConfig) -> None:
@@ -183,15 +210,10 @@ class ClassificationTask(L.LightningModule):
         self.duration = duration
         self.multilabel = multilabel
         self.loss_weights = dict(loss_weights or {})
-        kwargs = dict(model_kwargs or {})
-        if "num_classes" in kwargs:
-            raise ParameterError("model.kwargs must not set num_classes: it comes from the dataset's classes")
-        check_model_input(model, self.input)
-        for key, value in self.input.model_kwargs().items():
-            if key not in kwargs and model_accepts(model, key):
-                kwargs[key] = value
         self.frontend: nn.Module = self.input.build()
-        self.model = create_model(model, num_classes=self.num_classes, **kwargs)
+        self.model = build_model(
+            model, self.input, model_kwargs, self.num_classes, "it comes from the dataset's classes"
+        )
         self.spec_augment = SpecAugment(
             self.augment.freq_mask, self.augment.time_mask, self.augment.n_freq_masks, self.augment.n_time_masks
         )
