@@ -65,6 +65,7 @@ __all__ = [
     "WaveformDataset",
     "build_dataset",
     "cv_folds",
+    "log_mel_statistics",
     "decode_all",
     "split_indices",
     "with_dataset_statistics",
@@ -608,6 +609,38 @@ class AudioDataModule(L.LightningDataModule):
         return self._eval_loader("test")
 
 
+def log_mel_statistics(features: Any, waves: Sequence[torch.Tensor], batch_size: int = 64) -> tuple[float, float]:
+    """Mean and standard deviation of every log-Mel value of ``waves`` (ABT's and BYOL-A v2's pre-norm).
+
+    Args:
+        features: A ``logmel`` input pipeline (its front-end settings are used, not its ``stats``).
+        waves: ``(n_samples,)`` waveforms of any lengths (runs of equal length go through together).
+        batch_size: Most waveforms per front-end call.
+
+    Returns:
+        ``(mean, std)`` in the log-Mel's unit (dB), accumulated in float64.
+    """
+    from audiolens.transforms import LogMel
+
+    frontend = LogMel(features.frontend())
+    total = total_sq = count = 0.0
+    start = 0
+    with torch.no_grad():
+        while start < len(waves):
+            stop = start + 1
+            while stop < min(len(waves), start + batch_size) and waves[stop].numel() == waves[start].numel():
+                stop += 1
+            values = frontend(torch.stack(list(waves[start:stop])).float()).double()
+            total, total_sq, count = (
+                total + float(values.sum()),
+                total_sq + float(values.square().sum()),
+                count + values.numel(),
+            )
+            start = stop
+    mean = total / count
+    return mean, max(total_sq / count - mean * mean, 0.0) ** 0.5
+
+
 def with_dataset_statistics(features: Any, datamodule: AudioDataModule, max_clips: int = 2000) -> Any:
     """``features`` with ``stats = [mean, std]`` of the training split's log-Mel, for ``normalize: dataset``.
 
@@ -629,22 +662,11 @@ def with_dataset_statistics(features: Any, datamodule: AudioDataModule, max_clip
     """
     if getattr(features, "normalize", None) != "dataset" or features.stats is not None:
         return features
-    from audiolens.transforms import LogMel
-
     clips = datamodule.sample_clips(max_clips)
     name = datamodule.name
     if not clips:
         raise DataError(f"dataset {name!r}: no training clips to compute features.stats from")
-    frontend = LogMel(features.frontend())
-    total = total_sq = count = 0.0
-    with torch.no_grad():
-        for start in range(0, len(clips), 64):
-            values = frontend(torch.stack(clips[start : start + 64]).float()).double()
-            total += float(values.sum())
-            total_sq += float(values.square().sum())
-            count += values.numel()
-    mean = total / count
-    std = max(total_sq / count - mean * mean, 0.0) ** 0.5
+    mean, std = log_mel_statistics(features, clips)
     if not std > 1e-6 * max(1.0, abs(mean)):  # float rounding leaves a tiny std on constant input
         raise DataError(f"dataset {name!r}: the training log-Mel is constant; features.stats undefined")
     return features.model_copy(update={"stats": [mean, std]})

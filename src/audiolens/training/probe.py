@@ -36,7 +36,7 @@ from torch import nn
 from audiolens._internal.errors import DataError, ParameterError
 from audiolens.datasets import AudioDataset
 from audiolens.models import create_model, model_accepts
-from audiolens.training.data import decode_all
+from audiolens.training.data import decode_all, log_mel_statistics
 from audiolens.training.task import input_config
 
 __all__ = [
@@ -176,23 +176,6 @@ def load_encoder_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Any
     return module
 
 
-def _log_mel_statistics(pipeline: Any, waves: Sequence[torch.Tensor]) -> list[float]:
-    from audiolens.transforms import LogMel
-
-    frontend = LogMel(pipeline.frontend())
-    total = total_sq = count = 0.0
-    with torch.no_grad():
-        for wave in waves:
-            values = frontend(wave[None].float()).double()
-            total, total_sq, count = (
-                total + float(values.sum()),
-                total_sq + float(values.square().sum()),
-                count + values.numel(),
-            )
-    mean = total / count
-    return [mean, max(total_sq / count - mean * mean, 1e-12) ** 0.5]
-
-
 def embed_dataset(
     embedder: Embedder,
     dataset: AudioDataset,
@@ -220,7 +203,8 @@ def embed_dataset(
     if pipeline is not None:  # a random encoder: build its front-end now, with label-free statistics
         if getattr(pipeline, "normalize", None) == "dataset" and pipeline.stats is None:
             chosen = waves if statistics_from is None else [waves[i] for i in statistics_from]
-            pipeline = pipeline.model_copy(update={"stats": _log_mel_statistics(pipeline, chosen)})
+            mean, std = log_mel_statistics(pipeline, chosen)
+            pipeline = pipeline.model_copy(update={"stats": [mean, max(std, 1e-6)]})
         embedder.frontend = pipeline.build().to(embedder.device)
         embedder.pipeline = None
     out = torch.empty(len(waves), embedder.embed_dim)
