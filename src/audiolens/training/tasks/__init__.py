@@ -128,6 +128,25 @@ class TaskPlugin:
         """
         self.monitor(exp)
 
+    @staticmethod
+    def check_dataset_names(exp: Any, extra: tuple[str, ...] = ()) -> None:
+        """Every ``data.name`` / ``data.sources[].name`` is a registered audio dataset (or in ``extra``).
+
+        Raises:
+            ParameterError: Naming the dataset and the valid ones (a graph is pointed to
+                ``task.type: node_classification``).
+        """
+        from audiolens._internal.errors import unknown_choice
+        from audiolens.datasets import list_datasets
+        from audiolens.training.graph import GRAPH_DATASETS
+
+        valid = [*list_datasets(), *extra]
+        for source in exp.data.sources or [exp.data]:
+            if source.name not in valid:
+                graph = str(source.name).lower() in GRAPH_DATASETS
+                hint = " (a graph: set task.type: node_classification)" if graph else ""
+                raise ParameterError(str(unknown_choice("dataset", source.name, valid)) + hint)
+
     def cv_folds(self, exp: Any) -> list[int] | None:
         """Folds to run as cross-validation sub-runs (``fold-K/``), or ``None`` for one run."""
         return None

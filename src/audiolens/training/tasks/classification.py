@@ -29,7 +29,6 @@ from audiolens.training.evaluate import (
     predict_probabilities,
     select_split,
 )
-from audiolens.training.graph import GRAPH_DATASETS
 from audiolens.training.task import AugmentConfig, ClassificationTask, check_model_input, load_task
 from audiolens.training.tasks import TaskPlugin, register_task
 
@@ -84,14 +83,7 @@ class ClassificationPlugin(TaskPlugin):
             raise ParameterError(f"model {name!r} is a graph model; use it with task.type: node_classification")
         if exp.features is not None:
             check_model_input(name, exp.features)
-        for source in exp.data.sources or [exp.data]:
-            if source.name not in list_datasets():
-                hint = (
-                    " (a graph: set task.type: node_classification)"
-                    if str(source.name).lower() in GRAPH_DATASETS
-                    else ""
-                )
-                raise ParameterError(str(unknown_choice("dataset", source.name, list_datasets())) + hint)
+        self.check_dataset_names(exp)
         if exp.data.split == "loso":
             self.cv_folds(exp)
 

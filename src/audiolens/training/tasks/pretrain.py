@@ -25,7 +25,6 @@ from pydantic import Field
 
 from audiolens._internal.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt
 from audiolens._internal.errors import ParameterError, unknown_choice
-from audiolens.datasets import list_datasets
 from audiolens.models import is_model, list_models
 from audiolens.training.data import AudioDataModule, ShardDataModule, build_dataset, with_dataset_statistics
 from audiolens.training.pretrain import OBJECTIVES, PretrainTask, build_augmentations
@@ -105,9 +104,7 @@ class PretrainPlugin(TaskPlugin):
             raise unknown_choice("model", exp.model.name, list_models())
         check_model_input(exp.model.name, exp.features)
         build_augmentations(exp.task.augment, exp.features.kind)
-        for source in exp.data.sources or [exp.data]:
-            if source.name not in list_datasets() and source.name != SHARDS:
-                raise unknown_choice("dataset", source.name, [*list_datasets(), SHARDS])
+        self.check_dataset_names(exp, extra=(SHARDS,))
         if exp.data.name == SHARDS and (exp.data.test_folds or exp.data.val_folds or exp.data.root is None):
             raise ParameterError(
                 "data.name webdataset streams a shard folder: set data.root to it (audiolens data shard --out); "
