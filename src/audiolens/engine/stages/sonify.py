@@ -453,8 +453,8 @@ class SonifyStage(Stage):
                 "root": settings.root or data.root,
                 "kwargs": settings.kwargs or data.kwargs,
             }
-            if settings.split is None and data.test_folds:
-                update["split"] = f"fold={data.test_folds[0]}"
+            if settings.split is None:
+                update["split"] = f"fold={data.test_folds[0]}" if data.test_folds else "test"
             settings = settings.model_copy(update=update)
         out = run.dir / "sonify"
         sonify_dataset(run.dir / "checkpoints" / "best.ckpt", settings, out, seed=run.exp.seed, overwrite=True)
