@@ -54,24 +54,23 @@ def sonification_section(page: Page) -> str | None:
         f"{settings.get('dataset')} ({settings.get('split')}), at {summary.get('sample_rate')} Hz, "
         f"as the model sees them (unit peak).</p>",
     ]
-    if page.has("sonify/coherence.csv"):
-        rows = _float_rows(page.csv("sonify/coherence.csv"))
-        parts += [
-            "<h3>Coherence of input and sonification per layer</h3>",
-            f"<p>{_coherence_words(rows)} Mean of the 5 largest magnitude-squared coherence values between each input "
-            "and the sonification of its most active map, with a 95 % t-interval over the clips.</p>",
-            page.figure(page.path("sonify/coherence.png"), "Mean top-5 coherence against layer, with 95 % intervals"),
-            page.folded("Coherence table", table(rows)),
-        ]
-    if page.has("sonify/removal.csv"):
-        rows = _float_rows(page.csv("sonify/removal.csv"))
-        parts += [
-            "<h3>Removing sonifications</h3>",
-            f"<p>{_removal_words(rows)} Controls: the sonification of a random map of the same layer, and Gaussian "
-            "noise with the sonification's energy.</p>",
-            page.figure(page.path("sonify/removal.png"), "Accuracy after removal against layer, with both controls"),
-            page.folded("Removal table", table(rows)),
-        ]
+    for name, title, words, about, alt in (
+        ("coherence", "Coherence of input and sonification per layer", _coherence_words,
+         "Mean of the 5 largest magnitude-squared coherence values between each input and the sonification of its "
+         "most active map, with a 95 % t-interval over the clips.",
+         "Mean top-5 coherence against layer, with 95 % intervals"),
+        ("removal", "Removing sonifications", _removal_words,
+         "Controls: the sonification of a random map of the same layer, and Gaussian noise with the sonification's "
+         "energy.",
+         "Accuracy after removal against layer, with both controls"),
+    ):  # fmt: skip
+        if page.has(f"sonify/{name}.csv"):
+            rows = _float_rows(page.csv(f"sonify/{name}.csv"))
+            parts += [
+                f"<h3>{title}</h3><p>{words(rows)} {about}</p>",
+                page.figure(page.path(f"sonify/{name}.png"), alt),
+                page.folded(f"{name.capitalize()} table", table(rows)),
+            ]
     if page.has("sonify/evolution.csv"):
         rows = _float_rows(page.csv("sonify/evolution.csv"))
         players = "".join(
