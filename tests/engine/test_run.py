@@ -297,7 +297,9 @@ def test_report_command_rebuilds_and_compares(tiny, tmp_path, capsys):
     assert [name for name, _ in rows] == ["seed0", "seed1", "seed2"]
     assert all((tmp_path / href).resolve() == (tmp_path / n / "report.html").resolve() for n, href in rows)
     accuracy = [json.loads((r / "metrics.json").read_text())["final"]["test_accuracy"] for r in runs]
-    assert re.findall(r"<td data-v='([0-9.]+)'>[0-9.]+</td><td>", index)[:3] == [str(a) for a in accuracy]
+    assert re.findall(r"<td data-v='([0-9.]+)'>[0-9.]+</td><td data-v='20", index)[:3] == [str(a) for a in accuracy]
+    created = [json.loads((r / "run.json").read_text())["created"] for r in runs]
+    assert all(f"data-v='{c}'" in index for c in created)  # dates sort by their ISO time
     assert "table class='sortable'" in index and "<script>" in index and "http" not in index
     assert main(["report", "--index", str(tmp_path / "cmp")]) == 2
     assert "no run folder (with run.json) below" in capsys.readouterr().err

@@ -82,14 +82,16 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, marker: str 
             writer may replace (before anything is written).
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ParameterError(f"{path} exists; pass --overwrite or choose another folder")
     if path.exists() and (not path.is_dir() or (marker is not None and not (path / marker).is_file())):
         what = "a file" if not path.is_dir() else f"a folder without {marker} (not an earlier output of this command)"
-        raise ParameterError(f"{path} is {what}; --overwrite will not replace it, choose another folder")
+        raise ParameterError(f"{path} is {what}; it will not be replaced, choose another folder")
+    if path.exists() and not overwrite:
+        raise ParameterError(f"{path} exists; pass --overwrite or choose another folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a folder gets the user's usual mode
     try:
         yield staging
         if path.exists():

@@ -32,8 +32,8 @@ document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventLis
   th.dataset.dir = up ? 'up' : 'down'; th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
   const key = r => r.cells[i].dataset.v ?? r.cells[i].textContent;
   [...body.rows].sort((a, b) => {
-    const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
-    const c = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+    const x = key(a), y = key(b), nx = x === '' ? NaN : Number(x), ny = y === '' ? NaN : Number(y);
+    const c = isFinite(nx) && isFinite(ny) ? nx - ny : x.localeCompare(y);
     return up ? c : -c;
   }).forEach(r => body.appendChild(r));
 }));
@@ -146,14 +146,14 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
     for folder in runs:
         page = Page(folder, out)
         facts = run_facts(page)
-        name = folder.relative_to(root).as_posix() if folder != root else folder.name
+        name = folder.relative_to(root).as_posix() if folder != root else folder.resolve().name
         report = folder / "report.html"
         link = page.link(report, name) if report.is_file() else escape(name)
         metric, value = facts["headline"] or ("", None)
         cells = [
             (link, name), (escape(facts["task"]), None), (escape(facts["model"]), None), (escape(facts["data"]), None),
             (escape(metric), None), (fmt(value) if value is not None else "", value),
-            (escape((facts["created"] or "")[:16].replace("T", " ")), None),
+            (escape((facts["created"] or "")[:16].replace("T", " ")), facts["created"] or ""),
             (duration_text(facts["seconds"]) if facts["seconds"] is not None else "", facts["seconds"]),
         ]  # fmt: skip
         rows.append(

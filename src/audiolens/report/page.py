@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -134,7 +135,8 @@ class Page:
     # ------------------------------------------------------------------ HTML
     def rel(self, target: str | os.PathLike) -> str:
         """``target`` relative to the HTML file, with forward slashes."""
-        return Path(os.path.relpath(Path(target).resolve(), self.out.resolve().parent)).as_posix()
+        relative = Path(os.path.relpath(Path(target).resolve(), self.out.resolve().parent)).as_posix()
+        return quote(relative, safe="/")  # '#', '?', ':' in folder names stay part of the path
 
     def figure(self, path: str | os.PathLike, alt: str, caption: str | None = None) -> str:
         """An ``<img>`` of ``path`` (relative link) with alt text and a caption."""

@@ -160,7 +160,7 @@ def _clips(module: Any, settings: SonifyConfig, seed: int, checkpoint: str | Pat
     except ParameterError as error:
         raise ParameterError(f"sonify.split (--split): {error}") from None
     if not indices:
-        raise DataError(f"sonify: split {settings.split!r} of dataset {settings.dataset!r} is empty")
+        raise DataError(f"sonify: split {settings.split or 'test'!r} of dataset {settings.dataset!r} is empty")
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(indices, size=min(settings.n_inputs, len(indices)), replace=False).tolist())
     n_samples = round(module.duration * rate) if getattr(module, "duration", None) else None
@@ -437,8 +437,6 @@ class SonifyStage(Stage):
             )
         if "evolution" in settings.analyses and not exp.checkpoint.every_n_epochs:
             raise ParameterError("sonify.analyses: evolution needs checkpoint.every_n_epochs (epoch-K.ckpt files)")
-        if settings.split is None and settings.dataset in (None, exp.data.name) and len(exp.data.test_folds or []) > 1:
-            raise ParameterError("sonify.split: the run tests several folds; choose one (fold=K), test or all")
 
     def inputs(self, run: Run) -> list[str]:
         """The best checkpoint."""
