@@ -142,6 +142,8 @@ def test_the_command_gives_the_stage_result_and_names_bad_requests(run, tmp_path
         assert match in capsys.readouterr().err
     assert main([*args, "--out", str(run), "--overwrite"]) == 2  # never replaces what is not its own output
     assert "it will not be replaced" in capsys.readouterr().err and (run / "run.json").is_file()
+    assert main([*args[:8], "coherence", "noise", "--out", str(tmp_path / "x")]) == 2
+    assert "sonify.analyses[1]" in capsys.readouterr().err
     assert main([*args[:-8], "--out", str(tmp_path / "x")]) == 2
     assert "needs --analysis" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.*"))

@@ -37,9 +37,7 @@ class SonifyCommand(Command):
     help = "sonify the feature maps of a raw-waveform CNN (deconvnet): WAV/spectrogram pairs, coherence, removal"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Checkpoint; file mode or dataset mode; output."""
-        from audiolens.engine.stages.sonify import ANALYSES
-
+        """Checkpoint; file mode or dataset mode; output (``--analysis`` is checked by ``SonifyConfig``)."""
         parser.add_argument("--checkpoint", required=True, help="a checkpoint of a cnn12-family model (.ckpt)")
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--input", help="file mode: an audio file (any rate: resampled to the model's)")
@@ -50,7 +48,7 @@ class SonifyCommand(Command):
         which.add_argument("--top", type=int, help="file mode: the K most active maps; dataset mode: per example")
         parser.add_argument("--data-root", help="dataset mode: the dataset's folder (default: below $AUDIOLENS_DATA)")
         parser.add_argument("--split", default="test", help="dataset mode: test (default), all or fold=K")
-        parser.add_argument("--analysis", nargs="+", choices=ANALYSES, help="dataset mode: analyses to run")
+        parser.add_argument("--analysis", nargs="+", help="dataset mode: coherence, removal and/or evolution")
         parser.add_argument("--layers", type=int, nargs="+", help="dataset mode: layers to analyse (default all)")
         parser.add_argument("--n-inputs", type=int, default=100, help="dataset mode: clips drawn from the split")
         parser.add_argument("--seed", type=int, default=0, help="dataset mode: seed of the clip draw and controls")
