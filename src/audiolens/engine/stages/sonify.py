@@ -455,9 +455,11 @@ class SonifyStage(Stage):
                 update["split"] = f"fold={data.test_folds[0]}" if data.test_folds else "test"
             settings = settings.model_copy(update=update)
         out = run.dir / "sonify"
-        sonify_dataset(run.dir / "checkpoints" / "best.ckpt", settings, out, seed=run.exp.seed, overwrite=True)
+        summary = sonify_dataset(
+            run.dir / "checkpoints" / "best.ckpt", settings, out, seed=run.exp.seed, overwrite=True
+        )
         written = sorted(p.relative_to(run.dir).as_posix() for p in out.rglob("*") if p.is_file())
-        run.results["sonify"] = json.loads((out / "sonify.json").read_text())
+        run.results["sonify"] = summary
         return written
 
     def describe(self, run: Run) -> str | None:
