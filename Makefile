@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.audiolens-installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup browser run test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,18 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
 
-test: lint
+# Browser tests (tests/report/test_browser.py) drive Debian's Chromium, never a downloaded browser:
+# the packages chromium and chromium-driver, installed here when missing (needs root; CI runs as root
+# and sets AUDIOLENS_REQUIRE_BROWSER=1, so a failed install fails the tests instead of skipping them).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "warning: could not install chromium and chromium-driver (root and Debian's registry needed)"; \
+	fi
+
+test: lint browser
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 bench: setup

@@ -301,9 +301,21 @@ def test_report_command_rebuilds_and_compares(tiny, tmp_path, capsys):
     created = [json.loads((r / "run.json").read_text())["created"] for r in runs]
     assert all(f"data-v='{c}'" in index for c in created)  # dates sort by their ISO time
     assert "table class='sortable'" in index and "<script>" in index and "http" not in index
+    assert "<td data-v='complete'>complete</td>" in index and "class='bad'" not in index
     assert main(["report", "--index", str(tmp_path / "cmp")]) == 2
     assert "no run folder (with run.json) below" in capsys.readouterr().err
     assert main(["report", str(runs[0]), "--index", str(tmp_path)]) == 2
+    # a damaged run and a half-written one: their rows are marked, the others still render
+    (runs[1] / "run.json").write_text("{not json")
+    state = json.loads((runs[2] / "run.json").read_text())
+    state["stages"]["evaluate"]["status"] = "running"
+    (runs[2] / "run.json").write_text(json.dumps(state))
+    assert main(["report", "--index", str(tmp_path)]) == 0
+    index = (tmp_path / "index.html").read_text()
+    marked = re.findall(r"<tr class='bad'><td data-v='([^']+)'>.*?data-v='((?:damaged|incomplete)[^']*)'", index)
+    assert [(name, why.split(":")[0]) for name, why in marked] == [("seed1", "damaged"), ("seed2", "incomplete")]
+    assert "seed1/run.json" in index and "incomplete: evaluate running" in index
+    assert re.search(r"<tr><td data-v='seed0'><a href='seed0/report.html'>", index)
 
 
 def test_evaluate_on_fsdd_and_speech_commands_layouts(tmp_path, capsys):

@@ -192,3 +192,50 @@ def test_clips_are_analysed_whole_not_padded_to_the_training_length(tmp_path):
     summary = sonify_dataset(checkpoint, settings, tmp_path / "out")
     assert len(summary["clips"]) == 4  # indices 0-1 of each digit are FSDD's test split
     assert load_audio(tmp_path / "out" / "examples" / "input-0.wav")[0].numel() == 800  # 0.1 s, not 1 s
+
+
+def test_a_spectrogram_model_skips_the_stage_and_the_report_says_why(tmp_path, capsys):
+    config = {
+        **CONFIG,
+        "features": {"preset": "pann", "sample_rate": 8000, "n_mels": 32},
+        "model": {"name": "small_cnn_tiny"},
+        "trainer": {**CONFIG["trainer"], "max_epochs": 1},
+        "checkpoint": {},
+        "sonify": {"analyses": ["coherence"], "n_inputs": 2},
+    }
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(run)]) == 0
+    assert "sonify: not applicable (sonification maps feature maps back" in capsys.readouterr().err
+    entry = json.loads((run / "run.json").read_text())["stages"]["sonify"]
+    assert entry["status"] == "not applicable" and "'logmel' features" in entry["reason"]
+    assert not (run / "sonify").exists()
+    report = (run / "report.html").read_text()
+    assert "not applicable to this run's model" in report and "<b>sonify</b>: sonification maps" in report
+    assert "<td>sonify</td><td>not applicable</td>" in report
+    # the run is complete: a resume runs nothing; naming the stage is refused with the reason
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(run), "--resume"]) == 0
+    assert "sonify: not applicable" in capsys.readouterr().err
+    assert main(["run", str(run), "--stages", "sonify"]) == 2
+    assert "--stages sonify: the stage does not apply to" in capsys.readouterr().err
+
+
+def test_a_waveform_model_with_normalised_blocks_is_not_applicable():
+    from types import SimpleNamespace
+
+    from audiolens.engine.config import resolve_experiment
+    from audiolens.engine.stages.sonify import SonifyStage
+    from audiolens.models import register_model
+
+    @register_model(default_cfg={"input_kind": "waveform"})
+    def wave_bn_cnn_for_tests(num_classes: int = 0, **_):
+        model = torch.nn.Module()
+        conv = torch.nn.Conv1d(1, 4, 9, padding=4)
+        model.blocks = torch.nn.ModuleList([torch.nn.Sequential(conv, torch.nn.BatchNorm1d(4), torch.nn.ReLU())])
+        return model
+
+    stage = SonifyStage()
+    assert stage.skip_reason(SimpleNamespace(exp=resolve_experiment(CONFIG))) is None
+    exp = resolve_experiment({**CONFIG, "model": {"name": "wave_bn_cnn_for_tests"}})
+    reason = stage.skip_reason(SimpleNamespace(exp=exp))
+    assert reason.startswith("model 'wave_bn_cnn_for_tests' cannot be sonified: ") and "BatchNorm1d" in reason

@@ -65,6 +65,7 @@ from audiolens.engine.console import Console, capture_dependency_output
 from audiolens.engine.stages import STAGES, Stage
 
 __all__ = [
+    "NOT_APPLICABLE",
     "QUICKSTART",
     "RUN_FORMAT",
     "Run",
@@ -83,7 +84,9 @@ QUICKSTART = Path("configs") / "quickstart.yaml"
 RUN_FORMAT = 1
 #: Files that mark a folder as an audiolens run folder (only such folders are replaced by --overwrite).
 _RUN_MARKERS = ("run.json", "config.yaml", "env.json", "metrics.json", "cv.json")
-_DONE = ("done", "skipped")
+#: Status of a stage that cannot run on the run's model (``Stage.skip_reason``; run.json keeps the reason).
+NOT_APPLICABLE = "not applicable"
+_DONE = ("done", "skipped", NOT_APPLICABLE)
 
 
 def _now() -> str:
@@ -170,9 +173,11 @@ def check_run_folder(run_dir: Path) -> dict[str, Any]:
 class RunState:
     """``run.json``: the run-format version and every stage's status, fingerprint, files and timing.
 
-    A stage entry: ``{"status": "running" | "done" | "skipped" | "failed", "seconds": compute
-    time of its last execution, "fingerprint", "outputs": [files it wrote], "updated": time}``;
-    ``skipped`` means complete from an earlier invocation and not re-run by the latest one.
+    A stage entry: ``{"status": "running" | "done" | "skipped" | "failed" | "not applicable",
+    "seconds": compute time of its last execution, "fingerprint", "outputs": [files it wrote],
+    "updated": time}``; ``skipped`` means complete from an earlier invocation and not re-run by
+    the latest one; ``not applicable`` (with a ``"reason"``) a stage that cannot run on the
+    run's model (:meth:`Stage.skip_reason`).
     Only process 0 writes it.
     """
 
@@ -210,6 +215,7 @@ class RunState:
     def mark(self, name: str, status: str, **fields: Any) -> None:
         """Update the stage's entry and save."""
         entry = self.data["stages"].setdefault(name, {})
+        entry.pop("reason", None)
         entry.update(status=status, updated=_now(), **fields)
         self.save()
 
@@ -315,6 +321,13 @@ class Run:
             if only is not None and not forced:
                 continue
             fingerprint = _fingerprint(stage.fingerprint(self))
+            reason = stage.skip_reason(self)
+            if reason is not None:
+                if forced:
+                    raise ParameterError(f"--stages {stage.name}: the stage does not apply to {self.label}: {reason}")
+                self.state.mark(stage.name, NOT_APPLICABLE, reason=reason, fingerprint=fingerprint, outputs=[])
+                self.console.line(f"[{index}/{total}] {stage.name}: not applicable ({reason})")
+                continue
             if (
                 not forced
                 and self.state.complete(stage.name, fingerprint, self.dir)

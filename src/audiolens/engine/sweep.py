@@ -40,6 +40,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -387,7 +388,8 @@ def _state(out: Path, version: int) -> dict[str, Any]:
     path = out / "run.json"
     if path.is_file():
         return json.loads(path.read_text())
-    return {"format": version, "kind": "sweep", "stages": {}}
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"format": version, "kind": "sweep", "created": created, "stages": {}}
 
 
 def _run_parallel(cells: list[Cell], jobs: int, out: Path, console: Console) -> None:

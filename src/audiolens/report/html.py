@@ -43,7 +43,7 @@ document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventLis
 def _document(title: str, body: str, script: str = "") -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1>\n{body}\n" + (f"<script>{script}</script>" if script else "") + "</body></html>\n"
     )
@@ -129,8 +129,10 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
 
     A run folder is a folder with ``run.json``; folders inside a run folder (cross-validation
     ``fold-K/``, named sub-runs) belong to it and are not listed. Columns: run, task, model,
-    data, headline metric and its value, date, duration (compute time of its stages); a click
-    on a column header sorts by it.
+    data, headline metric and its value, date, duration (compute time of its stages) and state
+    (``complete``, ``incomplete: <stage> failed`` for an interrupted or half-written run,
+    ``damaged: <why>`` for a folder whose files cannot be read: that row is marked and the
+    rest render); a click on a column header sorts by it.
 
     Raises:
         DataError: ``root`` is not a folder or holds no run folder.
@@ -144,30 +146,52 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
         raise DataError(f"report --index: no run folder (with run.json) below {root}")
     rows = []
     for folder in runs:
-        page = Page(folder, out)
-        facts = run_facts(page)
         name = folder.relative_to(root).as_posix() if folder != root else folder.resolve().name
         report = folder / "report.html"
-        link = page.link(report, name) if report.is_file() else escape(name)
+        try:
+            page = Page(folder, out)
+            facts = run_facts(page)
+        except (DataError, AttributeError, KeyError, TypeError, ValueError) as error:  # one damaged run hides no other
+            message = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+            facts = {"task": "", "model": "", "data": "", "headline": None, "created": None, "seconds": None}
+            link, state = escape(name), f"damaged: {message}"
+        else:
+            link = page.link(report, name) if report.is_file() else escape(name)
+            state = _run_state(page.run)
         metric, value = facts["headline"] or ("", None)
         cells = [
             (link, name), (escape(facts["task"]), None), (escape(facts["model"]), None), (escape(facts["data"]), None),
             (escape(metric), None), (fmt(value) if value is not None else "", value),
             (escape((facts["created"] or "")[:16].replace("T", " ")), facts["created"] or ""),
             (duration_text(facts["seconds"]) if facts["seconds"] is not None else "", facts["seconds"]),
+            (escape(state), state),
         ]  # fmt: skip
+        marked = " class='bad'" if state != "complete" else ""
         rows.append(
-            "<tr>"
+            f"<tr{marked}>"
             + "".join(f"<td data-v='{escape(v)}'>{c}</td>" if v is not None else f"<td>{c}</td>" for c, v in cells)
             + "</tr>"
         )
-    columns = ["run", "task", "model", "data", "headline metric", "value", "date (UTC)", "duration"]
+    columns = ["run", "task", "model", "data", "headline metric", "value", "date (UTC)", "duration", "state"]
     head = "".join(f"<th scope='col' title='sort by {c}'>{escape(c)}</th>" for c in columns)
     body = (
         f"<p>{len(runs)} run folder(s) below {escape(root)}; click a column header to sort.</p>"
         f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return atomic_write_text(out, _document(f"audiolens runs: {root.name or root}", body, _SORT_SCRIPT))
+
+
+def _run_state(run: dict) -> str:
+    """``complete``, or what is unfinished (``incomplete: train failed, sonify running``)."""
+    stages = run.get("stages") or {}
+    if not stages:
+        return "incomplete: no stage has run"
+    unfinished = [f"{n} {s.get('status')}" for n, s in stages.items() if s.get("status") not in _FINISHED]
+    return f"incomplete: {', '.join(unfinished)}" if unfinished else "complete"
+
+
+#: Stage statuses of a finished stage (``run.json``).
+_FINISHED = ("done", "skipped", "not applicable")
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:

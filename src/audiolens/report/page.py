@@ -34,7 +34,8 @@ img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
 figure{margin:.5em 0}figcaption{font-size:90%;color:#555}
 details summary{cursor:pointer;font-weight:600}
 .summary{background:#f5f8fc;border-left:4px solid #4a7cc2;padding:.6em 1em}
-table.sortable th{cursor:pointer}
+.note{background:#fdf8ec;border-left:4px solid #c9a227;padding:.1em 1em}
+table.sortable th{cursor:pointer}tr.bad td{background:#fdecea}
 .pair{display:flex;flex-wrap:wrap;gap:0 1.5em}audio{max-width:100%}
 """
 

@@ -10,7 +10,8 @@ Capabilities add sections as new modules of this package (or from a plug-in or a
     def toy(page):
         return "<h2>Toy</h2>" + table([page.json("toy.json")])
 
-Built-in sections: ``summary``, ``cv``, ``init``, ``metrics``, ``evaluation``, ``confusion``,
+Built-in sections: ``summary``, ``not_run`` (stages not applicable to the model, with the
+reason), ``cv``, ``init``, ``metrics``, ``evaluation``, ``confusion``,
 ``infoplane``, ``sweep``, ``stages``, ``config``; ``transcoder`` (:mod:`audiolens.report.transcoder`)
 and ``probe`` (:mod:`audiolens.report.probe`) live in their own modules.
 """
@@ -70,6 +71,13 @@ def headline(page: Page) -> tuple[str, float] | None:
 
     task_type = (page.config.get("task") or {}).get("type", "classification")
     names = TASKS.get(task_type).headline if task_type in TASKS else ()
+    if page.has("sweep.json"):
+        sweep = page.json("sweep.json")
+        means = {n: v["mean"] for n, v in sweep["variants"].items() if isinstance(v.get("mean"), (int, float))}
+        if means:
+            best = max(means, key=means.get)
+            return (f"{sweep['metric']} (best variant {best}, mean over seeds)", float(means[best]))
+        return None
     if page.has("cv.json"):
         cv = page.json("cv.json")
         return (f"{cv['metric']} (mean over {len(cv['per_fold'])} folds)", cv["mean"])
@@ -95,10 +103,14 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
 
 
+#: Statuses of stages that ran to completion (in this invocation or an earlier one).
+_RAN = ("done", "skipped")
+
+
 def _computed_stages(page: Page) -> dict[str, dict[str, Any]]:
     """The run's completed stages but the report itself (so rebuilding a report does not change it)."""
     stages = page.run.get("stages") or {}
-    return {n: s for n, s in stages.items() if n != "report" and s.get("status") in ("done", "skipped")}
+    return {n: s for n, s in stages.items() if n != "report" and s.get("status") in _RAN}
 
 
 def _compute_seconds(page: Page) -> float | None:
@@ -113,6 +125,10 @@ def run_facts(page: Page) -> dict[str, Any]:
         ``seconds`` (compute time of its stages, or ``None``) and ``created`` (ISO time or ``None``).
     """
     config = page.config
+    if not config and page.has("sweep.json"):  # a sweep: its cells' experiment
+        cells = page.json("sweep.json").get("cells") or []
+        first = page.path(cells[0]["dir"]) / "config.yaml" if cells else None
+        config = page.yaml(first.relative_to(page.run_dir).as_posix()) if first and first.is_file() else {}
     data = config.get("data") or {}
     sources = data.get("sources")
     return {
@@ -126,11 +142,14 @@ def run_facts(page: Page) -> dict[str, Any]:
     }
 
 
-@register_section("summary", order=0, needs=("config.yaml",))
-def _summary(page: Page) -> str:
+@register_section("summary", order=0)
+def _summary(page: Page) -> str | None:
     facts = run_facts(page)
+    if facts["model"] is None and facts["data"] is None:
+        return None
+    kind = "Sweep of" if page.has("sweep.json") else "Task"
     parts = [
-        f"Task <b>{escape(facts['task'])}</b> on <b>{escape(facts['data'])}</b> "
+        f"{kind} <b>{escape(facts['task'])}</b> on <b>{escape(facts['data'])}</b> "
         f"with model <b>{escape(facts['model'])}</b>"
     ]
     if facts["input"]:
@@ -145,6 +164,16 @@ def _summary(page: Page) -> str:
     if page.config.get("seed") is not None:
         parts.append(f"seed {escape(page.config['seed'])}")
     return f"<p class='summary'>{'; '.join(parts)}.</p>"
+
+
+@register_section("not_run", order=1, needs=("run.json",))
+def _not_run(page: Page) -> str | None:
+    stages = page.run.get("stages") or {}
+    skipped = {n: s.get("reason") or "?" for n, s in stages.items() if s.get("status") == "not applicable"}
+    if not skipped:
+        return None
+    items = "".join(f"<li><b>{escape(n)}</b>: {escape(r)}</li>" for n, r in skipped.items())
+    return f"<div class='note'><p>Stages configured but not applicable to this run's model:</p><ul>{items}</ul></div>"
 
 
 @register_section("cv", order=10, needs=("cv.json",))
@@ -311,8 +340,16 @@ def _sweep(page: Page) -> str:
 
 @register_section("stages", order=90, needs=("run.json",))
 def _stages(page: Page) -> str:
-    rows = [{"stage": name, "seconds": s.get("seconds")} for name, s in _computed_stages(page).items()]
-    return page.folded("Stages (compute time of each completed stage)", table(rows))
+    rows = [
+        {  # done now or in an earlier invocation: "done" either way, so re-rendering gives the same page
+            "stage": name,
+            "status": "done" if s.get("status") in _RAN else s.get("status"),
+            "seconds": s.get("seconds") if s.get("status") in _RAN else None,
+        }
+        for name, s in (page.run.get("stages") or {}).items()
+        if name != "report"
+    ]
+    return page.folded("Stages (status and compute time of each stage)", table(rows))
 
 
 @register_section("config", order=95, needs=("config.yaml",))

@@ -12,6 +12,9 @@ with :func:`register_stage`; it declares:
   training run;
 - ``collective``: it runs in every process of a multi-process (DDP) run (``train``);
 - :meth:`Stage.inputs`: the files it reads (``--stages`` names the missing ones);
+- :meth:`Stage.skip_reason`: why it cannot run on this run's model although its section is
+  on (sonifying a spectrogram model): the runner records the stage as ``not applicable`` with
+  the reason in ``run.json``, the report states it, and the other stages go on;
 - :meth:`Stage.execute`: its work, returning the files it wrote; a stage is complete when its
   ``run.json`` entry says done, the files it wrote still exist and its section is unchanged.
 
@@ -87,6 +90,15 @@ class Stage:
     def inputs(self, run: Run) -> list[str]:
         """Files (relative to the run folder) the stage reads; ``--stages`` refuses to start without them."""
         return []
+
+    def skip_reason(self, run: Run) -> str | None:
+        """Why the stage cannot run in ``run`` although its section is on (``None``: it can).
+
+        The runner then records the stage as ``not applicable`` with this reason (``run.json``;
+        the report states it) and runs the other stages; ``--stages`` naming it is refused with
+        the reason. Checked when the stage's turn comes, so it may read earlier stages' files.
+        """
+        return None
 
     def callbacks(self, run: Run) -> list[L.Callback]:
         """Training-time callbacks the stage contributes to ``train`` (``training_time`` stages)."""

@@ -442,6 +442,24 @@ class SonifyStage(Stage):
         """The best checkpoint."""
         return ["checkpoints/best.ckpt"]
 
+    def skip_reason(self, run: Run) -> str | None:
+        """Not a raw-waveform CNN of ``Conv1d -> ReLU -> [MaxPool1d]`` blocks (the reason, for the report)."""
+        from audiolens.interpret import Sonifier
+        from audiolens.training.task import build_model
+
+        features = run.exp.features
+        if features.kind != "waveform":
+            return (
+                f"sonification maps feature maps back to the input waveform, and model {run.exp.model.name!r} reads "
+                f"{features.type!r} features ({features.kind}), not a raw waveform; use a raw-waveform CNN "
+                "(features.type: waveform, e.g. model cnn12)"
+            )
+        try:
+            Sonifier(build_model(run.exp.model.name, features, run.exp.model.kwargs, 0, "sonify"))
+        except ParameterError as error:
+            return f"model {run.exp.model.name!r} cannot be sonified: {error}"
+        return None
+
     def execute(self, run: Run) -> list[str]:
         """Analyse ``best.ckpt`` into ``RUN/sonify/`` (replacing an older result)."""
         settings, data = run.exp.sonify, run.exp.data
