@@ -130,13 +130,14 @@ def test_the_checks_catch_what_is_broken(driver, tmp_path):
     (tmp_path / "noise.wav").write_bytes(b"not a wav file at all" * 10)
     (tmp_path / "bad.html").write_text(
         "<!doctype html><html><head><link rel='icon' href='data:,'></head><body>"
-        "<img src='missing.png' alt='x'><audio controls src='ok.wav'></audio><audio controls src='noise.wav'></audio>"
+        "<img src='missing.png' alt='x'><img src='ok.wav'>"
+        "<audio controls src='ok.wav'></audio><audio controls src='noise.wav'></audio>"
         "<a href='nowhere.html'>x</a><a href='ok.wav'>ok</a><div style='width:2000px'>wide</div>"
         "<script>undefinedFunction()</script></body></html>"
     )
     with serve(tmp_path) as base:
         found = check_report(driver, base + "bad.html")
-    assert found.broken_images == ["missing.png"]
+    assert found.broken_images == ["missing.png", "ok.wav"] and found.missing_alt == ["ok.wav"]
     assert len(found.broken_audio) == 1 and "/noise.wav: canPlayType" in found.broken_audio[0] and found.audio == 2
     assert found.broken_links == ["nowhere.html: HTTP 404"] and found.links == 2
     assert any("undefinedFunction" in e for e in found.console_errors)

@@ -225,7 +225,8 @@ def _metrics(page: Page) -> str:
 @register_section("evaluation", order=30, needs=("eval/*.json",))
 def _evaluation(page: Page) -> str:
     rows = []
-    for path in page.glob("eval/*.json"):
+    paths = page.glob("eval/*.json")
+    for path in sorted(paths, key=lambda p: (p.stem != "test", p.stem)):  # the run's own test split first
         result = json.loads(path.read_text())
         scores = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         rows.append({"id": path.stem, "dataset": result.get("dataset"), "split": result.get("split"), **scores})
@@ -297,9 +298,11 @@ def _infoplane(page: Page) -> str:
             f"{'' if plane['dpi_holds_last_epoch'] else ' for the pairs listed'}.</p>"
         )
         sat = set(plane.get("saturated_last_epoch", []))
-        body += table([{"layer": k, **v, "saturated": k in sat} for k, v in plane["last"].items()])
+        rows_last = [{"layer": k, **v, "saturated": k in sat} for k, v in plane["last"].items()]
+        body += page.folded(f"Estimates per layer at epoch {plane['last_epoch']}", table(rows_last))
         if plane["dpi_violations_last_epoch"]:
-            body += table(plane["dpi_violations_last_epoch"])
+            violations = plane["dpi_violations_last_epoch"]
+            body += page.folded(f"Data-processing violations ({len(violations)} pairs)", table(violations))
     if page.plots:
         tracked = list(dict.fromkeys(r["tracked"] for r in rows))
         descriptions = {p["tracked"]: p["description"] for p in summary["planes"]}

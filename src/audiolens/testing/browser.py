@@ -9,7 +9,7 @@ same checks::
 beyond it) at 1280 px and at 390 px wide and returns what failed:
 
 - every ``<img>`` has loaded (``naturalWidth > 0``, after scrolling it into view, since report
-  images load lazily);
+  images load lazily) and has alt text;
 - every ``<audio>`` element has a source the browser can play (``canPlayType`` of its type is
   not empty, and ``readyState >= HAVE_METADATA`` after ``load()``, without a media error);
 - the browser console has no error (a missing file, a script error);
@@ -137,7 +137,8 @@ class PageCheck:
 
     Attributes:
         url: The page.
-        images: ``<img>`` elements seen; ``broken_images`` the ``src`` of those that did not load.
+        images: ``<img>`` elements seen; ``broken_images`` the ``src`` of those that did not load,
+            ``missing_alt`` of those without alt text.
         audio: ``<audio>`` elements seen; ``broken_audio`` ``"src: why"`` of those that cannot play.
         links: Relative links checked; ``broken_links`` ``"href: why"`` of those that do not resolve.
         console_errors: Error messages of the browser console.
@@ -150,6 +151,7 @@ class PageCheck:
     audio: int = 0
     links: int = 0
     broken_images: list[str] = field(default_factory=list)
+    missing_alt: list[str] = field(default_factory=list)
     broken_audio: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
@@ -161,6 +163,7 @@ class PageCheck:
         """Every failure, one line each (empty: the page passes)."""
         return (
             [f"image not loaded: {s}" for s in self.broken_images]
+            + [f"image without alt text: {s}" for s in self.missing_alt]
             + [f"audio not playable: {s}" for s in self.broken_audio]
             + [f"link does not resolve: {s}" for s in self.broken_links]
             + [f"console error: {s}" for s in self.console_errors]
@@ -173,7 +176,8 @@ const done = arguments[arguments.length - 1];
 const imgs = [...document.images];
 for (const img of imgs) { img.loading = 'eager'; img.scrollIntoView(); }
 Promise.all(imgs.map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })))
-  .then(() => done(imgs.map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0])));
+  .then(() => done(imgs.map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0,
+                                    (img.getAttribute('alt') || '').trim() !== ''])));
 """
 
 _AUDIO = """
@@ -261,7 +265,8 @@ def check_report(
         images = driver.execute_async_script(_IMAGES)
         if k == 0:
             result.images = len(images)
-            result.broken_images = [src for src, ok in images if not ok]
+            result.broken_images = [src for src, ok, _ in images if not ok]
+            result.missing_alt = [src for src, _, alt in images if not alt]
             players = driver.execute_async_script(_AUDIO, _MIME)
             result.audio = len(players)
             for src, can, state, error in players:
