@@ -33,10 +33,11 @@ lint: setup
 # and sets AUDIOLENS_REQUIRE_BROWSER=1, so a failed install fails the tests instead of skipping them).
 browser:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
-	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
-	  echo "warning: could not install chromium and chromium-driver (root and Debian's registry needed)"; \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; log=$$(mktemp); \
+	  apt-get install -y -q chromium chromium-driver >$$log 2>&1 || \
+	  { apt-get update -q >$$log 2>&1 && apt-get install -y -q chromium chromium-driver >$$log 2>&1; } || \
+	  { tail -5 $$log; echo "warning: could not install chromium and chromium-driver (root and Debian's registry needed)"; }; \
 	fi
 
 test: lint browser

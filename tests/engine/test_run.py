@@ -594,3 +594,16 @@ def test_cross_validation_gives_every_fold_its_information_plane(tiny, tmp_path)
         summary = json.loads((run / f"fold-{fold}" / "infoplane.json").read_text())
         assert summary["planes"][0]["tracked"] == "val" and summary["planes"][0]["last_epoch"] == 1
     assert (run / "cv.json").is_file()
+
+
+def test_a_not_applicable_stage_is_not_complete_once_it_applies(tmp_path):
+    from audiolens.engine.run import RunState, run_complete
+
+    state = RunState.open(tmp_path)
+    state.mark("train", "done", fingerprint="f", outputs=[])
+    state.mark("sonify", "not applicable", reason="a spectrogram model", fingerprint="g", outputs=[])
+    assert run_complete(tmp_path)  # a finished run: nothing left to do
+    assert state.complete("train", "f", tmp_path)
+    assert not state.complete("sonify", "g", tmp_path)  # if it applies later, it runs
+    state.mark("sonify", "done", fingerprint="g", outputs=[])
+    assert "reason" not in state.entry("sonify")

@@ -41,6 +41,10 @@ CONFIG = {
 }
 
 
+def _statuses(run):
+    return {n: e["status"] for n, e in json.loads((run / "run.json").read_text())["stages"].items()}
+
+
 def _csv(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -201,23 +205,37 @@ def test_a_spectrogram_model_skips_the_stage_and_the_report_says_why(tmp_path, c
         "model": {"name": "small_cnn_tiny"},
         "trainer": {**CONFIG["trainer"], "max_epochs": 1},
         "checkpoint": {},
-        "sonify": {"analyses": ["coherence"], "n_inputs": 2},
     }
+    config.pop("sonify")
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(config))
     run = tmp_path / "run"
     assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(run)]) == 0
+    assert "not applicable" not in (run / "report.html").read_text()
+    capsys.readouterr()
+    # a sonify section added to the finished run: not applicable, and the report is rebuilt to say so
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({**config, "sonify": {"analyses": ["coherence"], "n_inputs": 2}}))
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(run), "--resume"]) == 0
     assert "sonify: not applicable (sonification maps feature maps back" in capsys.readouterr().err
     entry = json.loads((run / "run.json").read_text())["stages"]["sonify"]
-    assert entry["status"] == "not applicable" and "'logmel' features" in entry["reason"]
+    assert entry["status"] == "not applicable" and "reads 'logmel' features (features.type logmel)" in entry["reason"]
+    assert {n: e["status"] for n, e in json.loads((run / "run.json").read_text())["stages"].items()} == {
+        "train": "skipped", "evaluate": "skipped", "sonify": "not applicable", "report": "done"
+    }  # fmt: skip
     assert not (run / "sonify").exists()
     report = (run / "report.html").read_text()
     assert "not applicable to this run's model" in report and "<b>sonify</b>: sonification maps" in report
     assert "<td>sonify</td><td>not applicable</td>" in report
-    # the run is complete: a resume runs nothing; naming the stage is refused with the reason
+    # the run is complete: a resume runs nothing; naming the stage is refused with the reason, before
+    # any other named stage runs
+    report = (run / "report.html").stat().st_mtime_ns
     assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(run), "--resume"]) == 0
     assert "sonify: not applicable" in capsys.readouterr().err
-    assert main(["run", str(run), "--stages", "sonify"]) == 2
-    assert "--stages sonify: the stage does not apply to" in capsys.readouterr().err
+    assert set(_statuses(run).values()) == {"skipped", "not applicable"}
+    assert (run / "report.html").stat().st_mtime_ns == report
+    assert main(["run", str(run), "--stages", "evaluate,sonify"]) == 2
+    err = capsys.readouterr().err
+    assert "--stages sonify: the stage does not apply to" in err and "evaluate (" not in err
+    assert set(_statuses(run).values()) == {"skipped", "not applicable"}
 
 
 def test_a_waveform_model_with_normalised_blocks_is_not_applicable():

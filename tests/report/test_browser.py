@@ -104,7 +104,7 @@ def test_the_index_links_every_report_and_they_resolve(driver, runs, shots):
     index = (runs / "index.html").read_text()
     assert index.count("<td data-v='complete'>complete</td>") == 4 and "class='bad'" not in index
     sweep_row = index[index.index("<td data-v='sweep'>") :].split("</tr>")[0]
-    assert "<td>small_cnn_tiny</td><td>synthetic</td>" in sweep_row and "best variant" in sweep_row
+    assert "<td>small_cnn_tiny</td><td>synthetic</td>" in sweep_row and "highest mean over seeds: variant" in sweep_row
 
 
 @pytest.mark.slow
@@ -132,12 +132,14 @@ def test_the_checks_catch_what_is_broken(driver, tmp_path):
         "<!doctype html><html><head><link rel='icon' href='data:,'></head><body>"
         "<img src='missing.png' alt='x'><img src='ok.wav'>"
         "<audio controls src='ok.wav'></audio><audio controls src='noise.wav'></audio>"
-        "<a href='nowhere.html'>x</a><a href='ok.wav'>ok</a><div style='width:2000px'>wide</div>"
+        "<a href='nowhere.html'>x</a><a href='ok.wav'>ok</a>"
+        "<details><summary>s</summary><pre style='width:2000px'>wide</pre></details>"
         "<script>undefinedFunction()</script></body></html>"
     )
     with serve(tmp_path) as base:
         found = check_report(driver, base + "bad.html")
-    assert found.broken_images == ["missing.png", "ok.wav"] and found.missing_alt == ["ok.wav"]
+    assert found.broken_images == [f"{src} ({w} px)" for w in (1280, 390) for src in ("missing.png", "ok.wav")]
+    assert found.missing_alt == ["ok.wav"]
     assert len(found.broken_audio) == 1 and "/noise.wav: canPlayType" in found.broken_audio[0] and found.audio == 2
     assert found.broken_links == ["nowhere.html: HTTP 404"] and found.links == 2
     assert any("undefinedFunction" in e for e in found.console_errors)

@@ -86,7 +86,10 @@ RUN_FORMAT = 1
 _RUN_MARKERS = ("run.json", "config.yaml", "env.json", "metrics.json", "cv.json")
 #: Status of a stage that cannot run on the run's model (``Stage.skip_reason``; run.json keeps the reason).
 NOT_APPLICABLE = "not applicable"
-_DONE = ("done", "skipped", NOT_APPLICABLE)
+#: Statuses of a stage that ran to completion (now or in an earlier invocation).
+_DONE = ("done", "skipped")
+#: Statuses of a finished run's stages (``run_complete``).
+_FINISHED = (*_DONE, NOT_APPLICABLE)
 
 
 def _now() -> str:
@@ -312,6 +315,8 @@ class Run:
         total = len(stages)
         for index, stage in enumerate(stages, 1):
             if self.worker:
+                if stage.skip_reason(self) is not None:
+                    continue
                 if stage.collective and not self.state.complete(
                     stage.name, _fingerprint(stage.fingerprint(self)), self.dir
                 ):
@@ -323,8 +328,9 @@ class Run:
             fingerprint = _fingerprint(stage.fingerprint(self))
             reason = stage.skip_reason(self)
             if reason is not None:
-                if forced:
-                    raise ParameterError(f"--stages {stage.name}: the stage does not apply to {self.label}: {reason}")
+                before = self.state.entry(stage.name)
+                if (before.get("status"), before.get("reason")) != (NOT_APPLICABLE, reason):
+                    self.ran.append(stage.name)  # new to the run folder: the report says so
                 self.state.mark(stage.name, NOT_APPLICABLE, reason=reason, fingerprint=fingerprint, outputs=[])
                 self.console.line(f"[{index}/{total}] {stage.name}: not applicable ({reason})")
                 continue
@@ -365,6 +371,10 @@ def _check_selected(run: Run, stages: list[Stage], only: Sequence[str]) -> None:
                 f"stage {name!r} does not apply to {run.label} (its section is off, or the run is a "
                 f"cross-validation parent); stages of this run: {', '.join(applicable)}"
             )
+    for stage in stages:
+        reason = stage.skip_reason(run) if stage.name in only else None
+        if reason is not None:
+            raise ParameterError(f"--stages {stage.name}: the stage does not apply to {run.label}: {reason}")
     missing = []
     for stage in stages:
         if stage.name in only:
@@ -587,9 +597,9 @@ def _statuses(path: Path) -> list[str]:
 
 
 def run_complete(run_dir: Path) -> bool:
-    """Whether every stage recorded in ``run_dir/run.json`` is done (or skipped as done)."""
+    """Whether every stage recorded in ``run_dir/run.json`` is done (or skipped as done, or not applicable)."""
     statuses = _statuses(Path(run_dir) / "run.json")
-    return bool(statuses) and all(s in _DONE for s in statuses)
+    return bool(statuses) and all(s in _FINISHED for s in statuses)
 
 
 def _any_done(run_dir: Path) -> bool:

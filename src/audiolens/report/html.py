@@ -17,7 +17,7 @@ from pathlib import Path
 
 from audiolens._internal.errors import DataError
 from audiolens._internal.paths import atomic_write_text
-from audiolens.report.page import STYLE, Page, escape, fmt
+from audiolens.report.page import STYLE, Page, escape, fmt, relative_url
 from audiolens.report.plots import plot_runs_overlay
 from audiolens.report.sections import duration_text, headline, run_facts, sections_for
 
@@ -151,18 +151,18 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
         try:
             page = Page(folder, out)
             facts = run_facts(page)
+            state = _run_state(page.run)
+            created = str(facts["created"] or "")
         except (DataError, AttributeError, KeyError, TypeError, ValueError) as error:  # one damaged run hides no other
             message = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            facts = {"task": "", "model": "", "data": "", "headline": None, "created": None, "seconds": None}
-            link, state = escape(name), f"damaged: {message}"
-        else:
-            link = page.link(report, name) if report.is_file() else escape(name)
-            state = _run_state(page.run)
+            facts = {"task": "", "model": "", "data": "", "headline": None, "seconds": None}
+            created, state = "", f"damaged: {message}"
+        link = f"<a href='{escape(relative_url(report, out))}'>{escape(name)}</a>" if report.is_file() else escape(name)
         metric, value = facts["headline"] or ("", None)
         cells = [
             (link, name), (escape(facts["task"]), None), (escape(facts["model"]), None), (escape(facts["data"]), None),
             (escape(metric), None), (fmt(value) if value is not None else "", value),
-            (escape((facts["created"] or "")[:16].replace("T", " ")), facts["created"] or ""),
+            (escape(created[:16].replace("T", " ")), created),
             (duration_text(facts["seconds"]) if facts["seconds"] is not None else "", facts["seconds"]),
             (escape(state), state),
         ]  # fmt: skip

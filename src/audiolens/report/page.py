@@ -21,7 +21,7 @@ import yaml
 
 from audiolens._internal.errors import DataError
 
-__all__ = ["Page", "escape", "fmt", "table"]
+__all__ = ["Page", "escape", "fmt", "relative_url", "table"]
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
@@ -52,6 +52,12 @@ def fmt(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return escape(json.dumps(value))
     return escape(value)
+
+
+def relative_url(target: str | os.PathLike, page: str | os.PathLike) -> str:
+    """The URL of ``target`` relative to the HTML file ``page`` (forward slashes, quoted)."""
+    relative = Path(os.path.relpath(Path(target).resolve(), Path(page).resolve().parent)).as_posix()
+    return quote(relative, safe="/")  # '#', '?', ':' in folder names stay part of the path
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, html: Sequence[str] = ()) -> str:
@@ -136,8 +142,7 @@ class Page:
     # ------------------------------------------------------------------ HTML
     def rel(self, target: str | os.PathLike) -> str:
         """``target`` relative to the HTML file, with forward slashes."""
-        relative = Path(os.path.relpath(Path(target).resolve(), self.out.resolve().parent)).as_posix()
-        return quote(relative, safe="/")  # '#', '?', ':' in folder names stay part of the path
+        return relative_url(target, self.out)
 
     def figure(self, path: str | os.PathLike, alt: str, caption: str | None = None) -> str:
         """An ``<img>`` of ``path`` (relative link) with alt text and a caption."""

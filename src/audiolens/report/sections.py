@@ -74,9 +74,9 @@ def headline(page: Page) -> tuple[str, float] | None:
     if page.has("sweep.json"):
         sweep = page.json("sweep.json")
         means = {n: v["mean"] for n, v in sweep["variants"].items() if isinstance(v.get("mean"), (int, float))}
-        if means:
-            best = max(means, key=means.get)
-            return (f"{sweep['metric']} (best variant {best}, mean over seeds)", float(means[best]))
+        if means:  # a sweep's metric may be a loss: the highest mean, named as such, not "the best"
+            top = max(means, key=means.get)
+            return (f"{sweep['metric']} (highest mean over seeds: variant {top})", float(means[top]))
         return None
     if page.has("cv.json"):
         cv = page.json("cv.json")
@@ -124,18 +124,26 @@ def run_facts(page: Page) -> dict[str, Any]:
         ``task``, ``data``, ``model``, ``input``, ``headline`` (``(name, value)`` or ``None``),
         ``seconds`` (compute time of its stages, or ``None``) and ``created`` (ISO time or ``None``).
     """
-    config = page.config
-    if not config and page.has("sweep.json"):  # a sweep: its cells' experiment
+    configs = [page.config]
+    if not page.config and page.has("sweep.json"):  # a sweep: what its cells ran (variants may differ)
         cells = page.json("sweep.json").get("cells") or []
-        first = page.path(cells[0]["dir"]) / "config.yaml" if cells else None
-        config = page.yaml(first.relative_to(page.run_dir).as_posix()) if first and first.is_file() else {}
-    data = config.get("data") or {}
-    sources = data.get("sources")
+        paths = [f"{cell['dir']}/config.yaml" for cell in cells]
+        configs = [page.yaml(p) for p in paths if page.has(p)] or [{}]
+
+    def values(fn: Callable[[dict[str, Any]], Any]) -> Any:
+        distinct = list(dict.fromkeys(v for v in map(fn, configs) if v is not None))
+        return ", ".join(map(str, distinct)) if distinct else None
+
+    def data_name(config: dict[str, Any]) -> str | None:
+        data = config.get("data") or {}
+        sources = data.get("sources")
+        return " + ".join(s["name"] for s in sources) if sources else data.get("name")
+
     return {
-        "task": (config.get("task") or {}).get("type", "classification"),
-        "data": " + ".join(s["name"] for s in sources) if sources else data.get("name"),
-        "model": (config.get("model") or {}).get("name"),
-        "input": (config.get("features") or {}).get("type"),
+        "task": values(lambda c: (c.get("task") or {}).get("type", "classification")),
+        "data": values(data_name),
+        "model": values(lambda c: (c.get("model") or {}).get("name")),
+        "input": values(lambda c: (c.get("features") or {}).get("type")),
         "headline": headline(page),
         "seconds": _compute_seconds(page),
         "created": page.run.get("created"),

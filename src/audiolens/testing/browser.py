@@ -8,13 +8,14 @@ same checks::
 :func:`check_report` opens a page served from a local HTTP server (``127.0.0.1``, no network
 beyond it) at 1280 px and at 390 px wide and returns what failed:
 
-- every ``<img>`` has loaded (``naturalWidth > 0``, after scrolling it into view, since report
-  images load lazily) and has alt text;
+- every ``<img>`` has loaded at each width (``naturalWidth > 0``, after scrolling it into view,
+  since report images load lazily) and has alt text;
 - every ``<audio>`` element has a source the browser can play (``canPlayType`` of its type is
   not empty, and ``readyState >= HAVE_METADATA`` after ``load()``, without a media error);
 - the browser console has no error (a missing file, a script error);
 - every relative link resolves (HTTP 200 from the server);
-- the page does not scroll sideways at either width (wide tables scroll inside themselves);
+- the page does not scroll sideways at either width, folded ``<details>`` opened (wide tables
+  scroll inside themselves);
 - a full-page screenshot at each width, when asked for.
 
 The browser is the system's Chromium (``/usr/bin/chromium`` and ``/usr/bin/chromedriver``, Debian
@@ -137,8 +138,8 @@ class PageCheck:
 
     Attributes:
         url: The page.
-        images: ``<img>`` elements seen; ``broken_images`` the ``src`` of those that did not load,
-            ``missing_alt`` of those without alt text.
+        images: ``<img>`` elements seen; ``broken_images`` ``"src (width px)"`` of those that did
+            not load at a width, ``missing_alt`` the ``src`` of those without alt text.
         audio: ``<audio>`` elements seen; ``broken_audio`` ``"src: why"`` of those that cannot play.
         links: Relative links checked; ``broken_links`` ``"href: why"`` of those that do not resolve.
         console_errors: Error messages of the browser console.
@@ -210,9 +211,13 @@ def _links(driver: object, page_url: str) -> list[tuple[str, str]]:
     return links
 
 
+#: Straight to the local server: no proxy from the environment (Chromium bypasses loopback too).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _resolves(url: str) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with _DIRECT.open(url, timeout=10) as response:
             return None if response.status == 200 else f"HTTP {response.status}"
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"
@@ -263,9 +268,9 @@ def check_report(
         driver.get(url)
         driver.set_script_timeout(60)
         images = driver.execute_async_script(_IMAGES)
+        result.images = len(images)
+        result.broken_images += [f"{src} ({width} px)" for src, ok, _ in images if not ok]
         if k == 0:
-            result.images = len(images)
-            result.broken_images = [src for src, ok, _ in images if not ok]
             result.missing_alt = [src for src, _, alt in images if not alt]
             players = driver.execute_async_script(_AUDIO, _MIME)
             result.audio = len(players)
@@ -278,11 +283,13 @@ def check_report(
                 why = _resolves(target)
                 if why:
                     result.broken_links.append(f"{href}: {why}")
-        driver.execute_script("window.scrollTo(0, 0)")
+        # folded blocks (config, per-layer tables) open: their content must not widen the page either
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
         time.sleep(0.2)
         scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
         if scroll_width > width + 1:
             result.overflow.append(f"{width} px: the page is {scroll_width} px wide")
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = false); scrollTo(0, 0)")
         if screenshots is not None:
             result.screenshots.append(_screenshot(driver, width, Path(screenshots) / f"{name}-{width}px.png"))
     result.console_errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -96,7 +96,9 @@ class Stage:
 
         The runner then records the stage as ``not applicable`` with this reason (``run.json``;
         the report states it) and runs the other stages; ``--stages`` naming it is refused with
-        the reason. Checked when the stage's turn comes, so it may read earlier stages' files.
+        the reason (before any stage runs). Checked when the stage's turn comes (in every
+        process of a multi-process run: a collective stage skips there too), so it may read
+        earlier stages' files.
         """
         return None
 

@@ -451,8 +451,8 @@ class SonifyStage(Stage):
         if features.kind != "waveform":
             return (
                 f"sonification maps feature maps back to the input waveform, and model {run.exp.model.name!r} reads "
-                f"{features.type!r} features ({features.kind}), not a raw waveform; use a raw-waveform CNN "
-                "(features.type: waveform, e.g. model cnn12)"
+                f"{features.kind!r} features (features.type {features.type}), not a raw waveform; use a raw-waveform "
+                "CNN (features.type: waveform, e.g. model cnn12)"
             )
         try:
             Sonifier(build_model(run.exp.model.name, features, run.exp.model.kwargs, 0, "sonify"))
