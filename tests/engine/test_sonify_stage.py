@@ -257,3 +257,19 @@ def test_a_waveform_model_with_normalised_blocks_is_not_applicable():
     exp = resolve_experiment({**CONFIG, "model": {"name": "wave_bn_cnn_for_tests"}})
     reason = stage.skip_reason(SimpleNamespace(exp=exp))
     assert reason.startswith("model 'wave_bn_cnn_for_tests' cannot be sonified: ") and "BatchNorm1d" in reason
+
+
+def test_cross_validation_reports_what_its_folds_could_not_run(tmp_path):
+    config = {
+        **CONFIG,
+        "data": {**CONFIG["data"], "test_folds": [4, 5]},
+        "features": {"preset": "pann", "sample_rate": 8000, "n_mels": 32},
+        "model": {"name": "small_cnn_tiny"},
+        "trainer": {**CONFIG["trainer"], "max_epochs": 1},
+        "checkpoint": {},
+        "sonify": {"analyses": ["coherence"], "n_inputs": 2},
+    }
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "cv")]) == 0
+    assert _statuses(tmp_path / "cv" / "fold-4")["sonify"] == "not applicable"
+    assert "<b>sonify</b>: sonification maps" in (tmp_path / "cv" / "report.html").read_text()

@@ -176,8 +176,11 @@ def _summary(page: Page) -> str | None:
 
 @register_section("not_run", order=1, needs=("run.json",))
 def _not_run(page: Page) -> str | None:
-    stages = page.run.get("stages") or {}
-    skipped = {n: s.get("reason") or "?" for n, s in stages.items() if s.get("status") == "not applicable"}
+    # the run's own stages, and those of its cross-validation folds (the parent only drives them)
+    entries = list((page.run.get("stages") or {}).items())
+    for path in page.glob("fold-*/run.json"):
+        entries += list((page.json(path.relative_to(page.run_dir).as_posix()).get("stages") or {}).items())
+    skipped = {n: s.get("reason") or "?" for n, s in entries if s.get("status") == "not applicable"}
     if not skipped:
         return None
     items = "".join(f"<li><b>{escape(n)}</b>: {escape(r)}</li>" for n, r in skipped.items())
