@@ -17,9 +17,9 @@ from pathlib import Path
 
 from audiolens._internal.errors import DataError
 from audiolens._internal.paths import atomic_write_text
-from audiolens.report.page import STYLE, Page, escape, fmt, relative_url
+from audiolens.report.page import STYLE, Page, escape, fmt, html_link
 from audiolens.report.plots import plot_runs_overlay
-from audiolens.report.sections import duration_text, headline, run_facts, sections_for
+from audiolens.report.sections import FINISHED, duration_text, headline, run_facts, sections_for
 
 __all__ = ["write_comparison", "write_index", "write_report"]
 
@@ -141,7 +141,8 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
     if not root.is_dir():
         raise DataError(f"report --index: {root} is not a folder")
     folders = sorted(p.parent for p in root.rglob("run.json"))
-    runs = [f for f in folders if not any(a in set(folders) for a in f.parents)]
+    known = set(folders)
+    runs = [f for f in folders if not any(a in known for a in f.parents)]
     if not runs:
         raise DataError(f"report --index: no run folder (with run.json) below {root}")
     rows = []
@@ -157,7 +158,7 @@ def write_index(root: str | os.PathLike, out: str | os.PathLike) -> Path:
             message = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
             facts = {"task": "", "model": "", "data": "", "headline": None, "seconds": None}
             created, state = "", f"damaged: {message}"
-        link = f"<a href='{escape(relative_url(report, out))}'>{escape(name)}</a>" if report.is_file() else escape(name)
+        link = html_link(report, out, name) if report.is_file() else escape(name)
         metric, value = facts["headline"] or ("", None)
         cells = [
             (link, name), (escape(facts["task"]), None), (escape(facts["model"]), None), (escape(facts["data"]), None),
@@ -186,12 +187,8 @@ def _run_state(run: dict) -> str:
     stages = run.get("stages") or {}
     if not stages:
         return "incomplete: no stage has run"
-    unfinished = [f"{n} {s.get('status')}" for n, s in stages.items() if s.get("status") not in _FINISHED]
+    unfinished = [f"{n} {s.get('status')}" for n, s in stages.items() if s.get("status") not in FINISHED]
     return f"incomplete: {', '.join(unfinished)}" if unfinished else "complete"
-
-
-#: Stage statuses of a finished stage (``run.json``).
-_FINISHED = ("done", "skipped", "not applicable")
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:

@@ -21,7 +21,7 @@ import yaml
 
 from audiolens._internal.errors import DataError
 
-__all__ = ["Page", "escape", "fmt", "relative_url", "table"]
+__all__ = ["Page", "escape", "fmt", "html_link", "relative_url", "table"]
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
@@ -58,6 +58,11 @@ def relative_url(target: str | os.PathLike, page: str | os.PathLike) -> str:
     """The URL of ``target`` relative to the HTML file ``page`` (forward slashes, quoted)."""
     relative = Path(os.path.relpath(Path(target).resolve(), Path(page).resolve().parent)).as_posix()
     return quote(relative, safe="/")  # '#', '?', ':' in folder names stay part of the path
+
+
+def html_link(target: str | os.PathLike, page: str | os.PathLike, text: str) -> str:
+    """An ``<a>`` to ``target`` relative to the HTML file ``page``, showing ``text`` (escaped)."""
+    return f"<a href='{escape(relative_url(target, page))}'>{escape(text)}</a>"
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, html: Sequence[str] = ()) -> str:
@@ -161,7 +166,7 @@ class Page:
 
     def link(self, path: str | os.PathLike, text: str) -> str:
         """An ``<a>`` to ``path`` (relative link)."""
-        return f"<a href='{escape(self.rel(path))}'>{escape(text)}</a>"
+        return html_link(path, self.out, text)
 
     @staticmethod
     def folded(title: str, body: str) -> str:

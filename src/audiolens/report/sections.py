@@ -36,7 +36,16 @@ from audiolens.report.plots import (
     plot_training_curves,
 )
 
-__all__ = ["SECTIONS", "duration_text", "headline", "headline_text", "register_section", "run_facts", "sections_for"]
+__all__ = [
+    "FINISHED",
+    "SECTIONS",
+    "duration_text",
+    "headline",
+    "headline_text",
+    "register_section",
+    "run_facts",
+    "sections_for",
+]
 
 Renderer = Callable[[Page], "str | None"]
 
@@ -103,8 +112,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
 
 
-#: Statuses of stages that ran to completion (in this invocation or an earlier one).
+#: Statuses of stages that ran to completion (in this invocation or an earlier one) in ``run.json``.
 _RAN = ("done", "skipped")
+#: Status of a stage that cannot run on the run's model (``run.json`` keeps the reason).
+_NOT_APPLICABLE = "not applicable"
+#: Statuses of a finished stage: it ran, or it does not apply.
+FINISHED = (*_RAN, _NOT_APPLICABLE)
 
 
 def _computed_stages(page: Page) -> dict[str, dict[str, Any]]:
@@ -180,7 +193,7 @@ def _not_run(page: Page) -> str | None:
     entries = list((page.run.get("stages") or {}).items())
     for path in page.glob("fold-*/run.json"):
         entries += list((page.json(path.relative_to(page.run_dir).as_posix()).get("stages") or {}).items())
-    skipped = {n: s.get("reason") or "?" for n, s in entries if s.get("status") == "not applicable"}
+    skipped = {n: s.get("reason") or "?" for n, s in entries if s.get("status") == _NOT_APPLICABLE}
     if not skipped:
         return None
     items = "".join(f"<li><b>{escape(n)}</b>: {escape(r)}</li>" for n, r in skipped.items())
