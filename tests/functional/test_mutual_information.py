@@ -383,3 +383,99 @@ def test_no_ordering_when_even_the_diameter_cannot_be_skipped(monkeypatch):
     # spread far apart, the same points are ordered (and some tiles skipped)
     monkeypatch.undo()
     assert kde_tile_plan(zt * 200, yt, noise_variance=0.1, block_size=64) > 0.0
+
+
+def _private():
+    import importlib
+
+    return importlib.import_module("audiolens.functional.mutual_information")
+
+
+@pytest.mark.parametrize("dtype,offset", [(torch.float64, 0.0), (torch.float64, 1e4), (torch.float32, 100.0)])
+def test_tile_bounds_hold_for_every_pair(dtype, offset):
+    # gap <= every squared distance between two tiles <= reach, checked against explicit differences
+    mi = _private()
+    z, _ = _clusters(n=500, d=10, classes=3, seed=4)
+    z = torch.from_numpy(z + offset).to(dtype)
+    order, tiles = mi._coherent_tiles(z.double(), None, 64)
+    z = z[order]
+    gap, reach = mi._tile_bounds(z, tiles)
+    z64 = z.double()
+    dist = ((z64[:, None, :] - z64[None, :, :]) ** 2).sum(-1)
+    for i, (a, b) in enumerate(tiles):
+        for j, (c, e) in enumerate(tiles):
+            block = dist[a:b, c:e]
+            assert gap[i, j] <= block.min() and reach[i, j] >= block.max()
+    assert (gap > 0).float().mean() > 0.5  # the clusters' tiles are told apart
+
+
+def test_close_pairs_are_found_up_front():
+    # Pairs whose matmul distance cannot be resolved (duplicates, points 1e-9 apart, far from the
+    # mean) are found by one sort, tile by tile; ordinary data have none; a collapsed cloud has too
+    # many to list (None: every tile is then checked).
+    mi = _private()
+    rng = np.random.default_rng(5)
+    z = torch.from_numpy(rng.standard_normal((300, 6)) * 1e3)
+    tiles = [(start, min(300, start + 64)) for start in range(0, 300, 64)]
+    tolerance = 8.0 * 6 * torch.finfo(torch.float64).eps
+
+    def found(points):
+        return mi._close_pair_tiles(points, torch.einsum("nd,nd->n", points, points), tiles, tolerance)
+
+    assert found(z) == set()
+    z[250], z[100] = z[3], z[40] + 1e-9  # rows 3 and 40 in tile 0, 100 in tile 1, 250 in tile 3
+    assert found(z) == {(0, 1), (0, 3)}
+    assert found(torch.full((300, 6), 5.0, dtype=torch.float64)) is None
+
+
+@pytest.mark.parametrize("skip_tiles", [True, False])
+def test_a_few_duplicates_far_apart_are_exact(skip_tiles):
+    # A wide cloud (|z|^2 ~ 1e7) with two duplicates and a near-duplicate pair in different tiles:
+    # their matmul distances are off by ~1e-6, which at sigma^2 = 1e-4 moves each kernel value by
+    # ~1e-2. Found up front and recomputed, the estimate equals the explicit-difference reference.
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((400, 8)) * 1e3
+    labels = rng.integers(0, 3, 400)
+    z[390], z[200], z[130] = z[5], z[70], z[10] + 1e-9
+    kwargs = dict(noise_variances=(1e-4,), unit="nats", block_size=64, warn_saturation=False, skip_tiles=skip_tiles)
+    (ours,) = kde_estimates(torch.from_numpy(z), torch.from_numpy(labels), **kwargs)
+    ref_xz, ref_zy = (math.log(2) * v for v in _naive(z, labels, 1e-4, 2.0))
+    assert abs(ours.i_xz - ref_xz) <= 1e-12 and abs(ours.i_zy - ref_zy) <= 1e-12
+    assert ref_xz < math.log(400) - 1e-3  # the duplicates count: not every point alone
+
+
+def test_without_labels_a_few_tiles_are_not_ordered():
+    # A PCA tree of at most 8 tiles mixes the clusters (ordering would cost more than it skips);
+    # grouped by class the same tiles are pure, and with more tiles the tree separates them too.
+    z, labels = _clusters(n=500, d=12, classes=3, seed=7)
+    zt = torch.from_numpy(z)
+    assert kde_tile_plan(zt, None, noise_variance=0.01, block_size=64) == 0.0  # 8 tiles
+    assert kde_tile_plan(zt, torch.from_numpy(labels), noise_variance=0.01, block_size=64) > 0.3
+    assert kde_tile_plan(zt, None, noise_variance=0.01, block_size=16) > 0.3  # 32 tiles
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e120])
+def test_widest_setting_first_and_huge_values(scale):
+    # The widest setting (here listed first: lower bound, sigma^2 = 10) is exponentiated in place
+    # last; points of huge magnitude must not overflow the tree that orders them.
+    z, labels = _clusters(n=600, d=12, classes=3, seed=8)
+    zt, yt = torch.from_numpy(z * scale), torch.from_numpy(labels)
+    variances = tuple(v * scale**2 for v in (10.0, 0.01, 0.05))
+    kwargs = dict(noise_variances=variances, bounds=("lower", "upper"), unit="nats", block_size=32)
+    skipped = kde_estimates(zt, yt, warn_saturation=False, **kwargs)
+    every = kde_estimates(zt, yt, warn_saturation=False, skip_tiles=False, **kwargs)
+    for a, b in zip(skipped, every, strict=True):
+        assert abs(a.i_xz - b.i_xz) <= 1e-12 and abs(a.i_zy - b.i_zy) <= 1e-12
+    if scale == 1.0:
+        for estimate in skipped:
+            factor = _BOUND_FACTORS[estimate.bound]
+            ref_xz, ref_zy = (math.log(2) * v for v in _naive(z, labels, estimate.noise_variance, factor))
+            assert abs(estimate.i_xz - ref_xz) <= 1e-12 and abs(estimate.i_zy - ref_zy) <= 1e-12
+
+
+_BOUND_FACTORS = {"upper": 2.0, "lower": 8.0}
+
+
+def test_zero_dimensional_representations():
+    (estimate,) = kde_estimates(torch.zeros(5, 0), None, warn_saturation=False, unit="nats")
+    assert estimate.i_xz == 0.0  # every point identical
