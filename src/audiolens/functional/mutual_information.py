@@ -310,13 +310,13 @@ def _kde(
     reach = None  # (T, T) upper bounds on the squared distances of each pair of tiles, when known
     sq = torch.einsum("nd,nd->n", z, z)  # |z_i|^2
     width = min(_BOUND_FACTOR[b] * v for b, v in settings)
-    if skip_tiles and _may_skip(z, sq, width, labelled=labels is not None, block_size=block_size):
+    plan = _skip_plan(z, sq, labels, width, block_size) if skip_tiles else None
+    if plan is not None:
         # Sums over rows do not depend on the order of the points: order them so that tiles are
         # compact (by class, then along the principal axis) and skip what cannot count.
-        order, tiles = _coherent_tiles(z, labels, block_size)
-        z, sq = z[order], sq[order]
+        order, z, tiles, gaps, reach = plan
+        sq = sq[order]
         labels = labels[order] if labels is not None else None
-        gaps, reach = _tile_bounds(z, tiles)
         # per setting: which tiles cannot count; a tile is computed when any setting needs it
         skip = torch.stack([_negligible(gaps, _BOUND_FACTOR[b] * v) for b, v in settings])
     else:
@@ -627,6 +627,23 @@ def _may_skip(z: torch.Tensor, sq: torch.Tensor, width: float, *, labelled: bool
     return float((dist > limit).double().mean()) >= _SKIP_WORTH
 
 
+def _skip_plan(
+    z: torch.Tensor, sq: torch.Tensor, labels: torch.Tensor | None, width: float, block_size: int
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]], torch.Tensor, torch.Tensor] | None:
+    """``(order, z[order], tiles, gap, reach)`` of the ordered points, or ``None`` when skipping cannot pay.
+
+    ``z`` centred ``(N, d)``, ``sq`` its squared norms, ``width`` the widest kernel width of the
+    settings. The estimator and :func:`kde_tile_plan` take the same decision (:func:`_may_skip`),
+    ordering (:func:`_coherent_tiles`) and tile bounds (:func:`_tile_bounds`) from here.
+    """
+    if not _may_skip(z, sq, width, labelled=labels is not None, block_size=block_size):
+        return None
+    order, tiles = _coherent_tiles(z, labels, block_size)
+    z = z[order]
+    gap, reach = _tile_bounds(z, tiles)
+    return order, z, tiles, gap, reach
+
+
 #: Share of negligible pairs (in a sample) below which ordering the points for skipping does not pay.
 _SKIP_WORTH = 0.1
 #: Without labels, the tile count up to which ordering the points does not pay.
@@ -681,12 +698,11 @@ def kde_tile_plan(
     z = z.double()
     z = z - z.mean(dim=0, keepdim=True)
     block_size = min(z.shape[0], block_size or _BLOCK_EDGE)
-    sq = torch.einsum("nd,nd->n", z, z)
     width = _BOUND_FACTOR[bound] * float(noise_variance)
-    if not _may_skip(z, sq, width, labelled=labels is not None, block_size=block_size):
+    plan = _skip_plan(z, torch.einsum("nd,nd->n", z, z), labels, width, block_size)
+    if plan is None:
         return 0.0
-    order, tiles = _coherent_tiles(z, labels, block_size)
-    skip = _negligible(_tile_bounds(z[order], tiles)[0], _BOUND_FACTOR[bound] * float(noise_variance))
+    skip = _negligible(plan[3], width)
     visited = torch.ones_like(skip).triu()
     return float(skip[visited].float().mean())
 
