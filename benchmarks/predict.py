@@ -13,7 +13,10 @@ For ``small_cnn`` and ``cnn14`` (random weights: speed does not depend on them) 
    minutes: before the timeline (model loaded, one warm-up timeline run) and its peak during a
    second one (``VmRSS`` sampled every 10 ms) (a timeline's memory does not grow with the length: tested for
    30 minutes against 3 hours in ``tests/test_inference_long.py``);
-4. what limits the number: the FLOPs of one window (``FlopCounterMode``) and the rate reached.
+4. what limits the number: the FLOPs of one window (``FlopCounterMode``) and the rate reached;
+5. the exported front-end alone on a batch of 64 one-second windows: the DFT as one ``Conv``
+   (what :mod:`audiolens.export` writes) against onnxruntime's ``STFT`` operator (what
+   ``torch.stft`` becomes), in alternating rounds in this process.
 
 Target (issue 13): >= 1000x real time for ``small_cnn`` with the exported model.
 Run: ``python benchmarks/predict.py``.
@@ -28,7 +31,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
+import numpy as np
+import onnxruntime as ort
 import soundfile as sf
 import torch
 from _common import esc50_clips
@@ -83,6 +89,35 @@ def _gflop_per_window(task: ClassificationTask) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def _frontend_onnx(task: ClassificationTask, path: Path, convolution: bool) -> ort.InferenceSession:
+    """The task's log-Mel front-end alone as ONNX, its DFT as a ``Conv`` or as onnxruntime's ``STFT``."""
+    example = torch.randn(2, RATE)
+    auto = torch.export.Dim.AUTO
+    with mock.patch("audiolens.functional.spectral.fft_as_convolution", lambda: convolution), torch.no_grad():
+        program = torch.export.export(task.frontend, (example,), dynamic_shapes=({0: auto, 1: auto},), strict=False)
+    torch.onnx.export(program, dynamo=True, opset_version=18, verbose=False).save(str(path))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _frontend_operators(task: ClassificationTask, folder: Path, rounds: int = 7) -> None:
+    """Median ms per batch of 64 one-second windows: the DFT as a Conv against the STFT operator."""
+    windows = np.ascontiguousarray(esc50_clips(64, 1.0, RATE), dtype=np.float32)
+    sessions = {c: _frontend_onnx(task, folder / f"frontend-{c}.onnx", c) for c in (True, False)}
+    outputs = {c: s.run(None, {s.get_inputs()[0].name: windows})[0] for c, s in sessions.items()}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for convolution, session in sessions.items():
+            start = time.perf_counter()
+            session.run(None, {session.get_inputs()[0].name: windows})
+            times[convolution].append(time.perf_counter() - start)
+    conv, op = (1000 * float(np.median(times[c])) for c in (True, False))
+    print(f"exported log-Mel front-end, 64 windows of 1 s: DFT as Conv {conv:.1f} ms, STFT operator {op:.1f} ms "
+          f"(STFT / Conv {op / conv:.2f}; log-Mel max difference "
+          f"{np.abs(outputs[True] - outputs[False]).max():.2g} dB)")  # fmt: skip
+
+
 def main_benchmark() -> None:
     """Print the table of real-time factors and peak memory."""
     torch.set_num_threads(THREADS)
@@ -121,6 +156,7 @@ def main_benchmark() -> None:
                   f"{peaks['eager'][0]:.0f} -> {peaks['eager'][1]:.0f}, onnx {peaks['onnx'][0]:.0f} -> "
                   f"{peaks['onnx'][1]:.0f}; {gflop:.3f} GFLOP/window -> "
                   f"{gflop * windows / timings['onnx']:.0f} GFLOP/s onnx", flush=True)  # fmt: skip
+        _frontend_operators(task, folder)
         out = folder / "p.csv"
         start = time.perf_counter()
         os.environ.setdefault("TQDM_DISABLE", "1")

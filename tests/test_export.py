@@ -69,6 +69,15 @@ def test_metadata_describes_the_graph(tmp_path):
     assert not np.allclose(exported._run(x.numpy()).sum(axis=1), 1.0)
 
 
+def test_the_onnx_front_end_is_a_convolution_not_the_stft_operator(tmp_path):
+    """onnxruntime's STFT is about 3x slower than the DFT as one Conv (benchmarks/predict.py)."""
+    onnx = pytest.importorskip("onnx")
+    path = export_model(_task("small_cnn_tiny"), tmp_path / "m.onnx")
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert "STFT" not in ops and "DFT" not in ops
+    assert ops.count("Conv") == 1 + 3  # the windowed DFT basis, then the model's 3 stages
+
+
 def test_timeline_of_an_export_equals_the_checkpoints(tmp_path):
     task = _task("small_cnn_tiny", rate=8000, duration=0.5)
     path = export_model(task, tmp_path / "m.pt")

@@ -43,6 +43,7 @@ equivalents under export (:func:`audiolens._internal.tracing.is_exporting`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -51,7 +52,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -139,22 +140,18 @@ class OnnxFormat(ExportFormat):
         """Translate the ``torch.export`` program; name the first operator ONNX cannot express."""
         for name in ("onnx", "onnxscript"):
             optional_import(name, "export", "ONNX export")
-        logger = logging.getLogger("torch.onnx")
-        level = logger.level
-        logger.setLevel(logging.ERROR)  # torchvision-op notices, not ours
         try:
-            onnx_program = torch.onnx.export(
-                program,
-                opset_version=self.opset,
-                dynamo=True,
-                verbose=False,
-                input_names=["waveform"],
-                output_names=["probabilities"],
-            )
+            with _quiet("torch.onnx"):  # torchvision-op notices, not ours
+                onnx_program = torch.onnx.export(
+                    program,
+                    opset_version=self.opset,
+                    dynamo=True,
+                    verbose=False,
+                    input_names=["waveform"],
+                    output_names=["probabilities"],
+                )
         except Exception as err:  # the exporter's errors carry the failing operator in their text
             raise ParameterError(f"ONNX export failed: {_unsupported_operator(err)}") from None
-        finally:
-            logger.setLevel(level)
         proto = onnx_program.model_proto
         entry = proto.metadata_props.add()
         entry.key, entry.value = _METADATA_KEY, json.dumps(metadata)
@@ -216,6 +213,18 @@ class TorchScriptFormat(ExportFormat):
                 return module(torch.as_tensor(waveform, dtype=torch.float32, device=device)).cpu().numpy()
 
         return run, _parse_metadata(extra[f"{_METADATA_KEY}.json"] or None, path)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only errors of the logger ``name`` while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _unsupported_operator(err: BaseException) -> str:
@@ -339,7 +348,9 @@ def export_model(
     example = _example(predictor.n_samples, predictor.sample_rate, seed=0)
     auto = torch.export.Dim.AUTO
     try:
-        with torch.no_grad():
+        # sympy's "Failed to reduce inequalities" tracebacks on pooled frame counts are notices: the
+        # verification below decides whether the graph is right
+        with torch.no_grad(), _quiet("torch.fx.experimental.symbolic_shapes"):
             program = torch.export.export(module, (example,), dynamic_shapes=({0: auto, 1: auto},), strict=False)
     except Exception as err:  # torch.export's own error types (data-dependent control flow, unsupported ops)
         first = next((line for line in str(err).splitlines() if line.strip()), "")

@@ -253,3 +253,43 @@ def test_band_mean_normalisation_removes_a_fixed_channel_gain():
     assert torch.allclose(log_mel_spectrogram(3.0 * x, c), out, atol=1e-6)
     with pytest.raises(ParameterError, match="normalize"):
         get_preset("pann", normalize="clip")
+
+
+@pytest.mark.parametrize(
+    ("n_fft", "hop", "win", "center", "pad_mode", "align", "n_samples"),
+    [
+        (512, 160, None, True, "reflect", "center", 16000),  # PANN at 16 kHz
+        (512, 160, 400, True, "constant", "center", 3001),  # a shorter window, centred in the frame
+        (512, 160, 400, False, "reflect", "left", 15600),  # TensorFlow framing (YAMNet)
+        (1024, 320, 1024, True, "reflect", "center", 200),  # shorter than a frame
+        (400, 160, 400, True, "reflect", "center", 1),
+    ],
+)
+def test_stft_by_convolution_equals_the_fft(n_fft, hop, win, center, pad_mode, align, n_samples):
+    """The export's DFT-as-convolution gives torch.stft's bins, frames and padding (float64 rounding)."""
+    from audiolens.functional.spectral import _stft_by_convolution
+
+    x = torch.randn(3, 2, n_samples, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    reference = stft(x, n_fft, hop, win, center=center, pad_mode=pad_mode, window_align=align)
+    real, imag = _stft_by_convolution(x, n_fft, hop, win, center, pad_mode, align)
+    assert real.shape == imag.shape == reference.shape
+    scale = float(reference.abs().max())
+    assert float((real - reference.real).abs().max()) < 1e-12 * scale
+    assert float((imag - reference.imag).abs().max()) < 1e-12 * scale
+
+
+class _PowerAndMagnitude(torch.nn.Module):
+    def forward(self, x):
+        return spectrogram(x, 512, 160, power=2.0), spectrogram(x, 400, 100, 300, power=1.0)
+
+
+def test_torch_export_computes_spectrograms_by_convolution():
+    """Under torch.export the graph holds a convolution and no FFT (onnxruntime's STFT is slow), same values."""
+    x = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
+    program = torch.export.export(_PowerAndMagnitude(), (x,), strict=False)
+    targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
+    assert any("conv" in t for t in targets), targets
+    assert not any("stft" in t or "fft" in t for t in targets), targets
+    for got, expected in zip(program.module()(x), _PowerAndMagnitude()(x), strict=True):
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.max()))

@@ -19,7 +19,7 @@ import torch
 
 from audiolens._internal.checks import positive_int
 from audiolens._internal.errors import ParameterError
-from audiolens._internal.tracing import is_exporting
+from audiolens._internal.tracing import fft_as_convolution, is_exporting
 
 #: Working-set size (bytes of complex STFT) per chunk when :func:`mel_spectrogram` runs on the CPU.
 _CPU_CHUNK_BYTES = 3 * 2**20
@@ -130,6 +130,36 @@ def stft(
         ParameterError: Non-positive sizes, ``win_length > n_fft``, a non-float or empty input,
             an unknown ``pad_mode``/``window_align``.
     """
+    waveform, window, n_fft, hop_length = _framing(
+        waveform, n_fft, hop_length, win_length, center, pad_mode, window_align
+    )
+    batch_shape = waveform.shape[:-1]
+    flat = waveform.reshape(-1, waveform.shape[-1])
+    spec = torch.stft(
+        flat,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=window.shape[-1],
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalized=False,
+        onesided=True,
+        return_complex=True,
+    )
+    return spec.reshape(*batch_shape, *spec.shape[-2:])
+
+
+def _framing(
+    waveform: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None,
+    win_length: int | None,
+    center: bool,
+    pad_mode: str,
+    window_align: str,
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Checked arguments: the waveform padded to one frame (and for TensorFlow framing), its window, sizes."""
     _check_waveform(waveform)
     n_fft, hop_length, win_length = _stft_args(n_fft, hop_length, win_length, center, pad_mode, window_align)
     min_length = _min_length(n_fft, win_length, center, pad_mode, window_align)
@@ -140,22 +170,50 @@ def stft(
         # TensorFlow framing: the window starts the frame; the FFT zero-pads the frame's end.
         window = torch.nn.functional.pad(window, (0, n_fft - win_length))
         waveform = torch.nn.functional.pad(waveform, (0, n_fft - win_length))
-        win_length = n_fft
-    batch_shape = waveform.shape[:-1]
-    flat = waveform.reshape(-1, waveform.shape[-1])
-    spec = torch.stft(
-        flat,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        window=window,
-        center=center,
-        pad_mode=pad_mode,
-        normalized=False,
-        onesided=True,
-        return_complex=True,
+    return waveform, window, n_fft, hop_length
+
+
+def _stft_by_convolution(
+    waveform: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None,
+    win_length: int | None,
+    center: bool,
+    pad_mode: str,
+    window_align: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of :func:`stft`, each ``(..., n_fft // 2 + 1, n_frames)``, as one convolution.
+
+    The windowed DFT basis (cosines and negative sines of the ``n_fft // 2 + 1`` one-sided
+    bins, times the window placed as ``torch.stft`` places it) is the weight of one
+    ``conv1d`` with stride ``hop_length`` over the padded waveform: torchlibrosa's STFT, which
+    PANNs use. It is taken under ``torch.export`` (:func:`audiolens._internal.tracing.fft_as_convolution`):
+    onnxruntime's ``STFT`` operator runs about 3x slower than this GEMM on a batch of 1 s clips
+    (``benchmarks/predict.py``). Equal to :func:`stft` within float rounding (tested).
+    """
+    waveform, window, n_fft, hop_length = _framing(
+        waveform, n_fft, hop_length, win_length, center, pad_mode, window_align
     )
-    return spec.reshape(*batch_shape, *spec.shape[-2:])
+    batch_shape = waveform.shape[:-1]
+    flat = waveform.reshape(-1, 1, waveform.shape[-1])
+    if center:
+        flat = torch.nn.functional.pad(flat, (n_fft // 2, n_fft // 2), mode=pad_mode)
+    length = window.shape[-1]
+    left = (n_fft - length) // 2  # torch.stft centres a shorter window in the frame
+    basis = torch.as_tensor(_dft_basis(n_fft), device=waveform.device, dtype=waveform.dtype)
+    weight = basis * torch.nn.functional.pad(window, (left, n_fft - length - left))
+    spec = torch.nn.functional.conv1d(flat, weight.unsqueeze(1), stride=hop_length)
+    spec = spec.reshape(*batch_shape, *spec.shape[-2:])
+    n_bins = n_fft // 2 + 1
+    return spec[..., :n_bins, :], spec[..., n_bins:, :]
+
+
+@functools.lru_cache(maxsize=16)
+def _dft_basis(n_fft: int) -> np.ndarray:
+    """``(2 * (n_fft // 2 + 1), n_fft)``: ``cos(2 pi k n / n_fft)`` then ``-sin(...)``, float64, exact phases."""
+    k = np.arange(n_fft // 2 + 1)[:, None]
+    phase = 2 * np.pi * ((k * np.arange(n_fft)[None]) % n_fft) / n_fft  # integer product: no phase drift
+    return np.concatenate([np.cos(phase), -np.sin(phase)])
 
 
 def _hann_window(win_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -193,6 +251,10 @@ def spectrogram(
     """
     if not isinstance(power, (int, float)) or power <= 0:
         raise ParameterError(f"power must be > 0, got {power!r}")
+    if fft_as_convolution():
+        real, imag = _stft_by_convolution(waveform, n_fft, hop_length, win_length, center, pad_mode, window_align)
+        energy = real.square() + imag.square()
+        return energy if power == 2.0 else energy.pow(power / 2)
     spec = stft(waveform, n_fft, hop_length, win_length, center=center, pad_mode=pad_mode, window_align=window_align)
     if power == 2.0:
         # |z|^2 without the sqrt: exact gradient at zero and no fp16 overflow of |z| first; the
