@@ -263,33 +263,59 @@ def test_band_mean_normalisation_removes_a_fixed_channel_gain():
         (512, 160, 400, False, "reflect", "left", 15600),  # TensorFlow framing (YAMNet)
         (1024, 320, 1024, True, "reflect", "center", 200),  # shorter than a frame
         (400, 160, 400, True, "reflect", "center", 1),
+        (512, 128, 301, False, "constant", "center", 3000),  # odd shorter window, no centring
+        (255, 64, None, True, "reflect", "center", 2000),  # odd n_fft
     ],
 )
-def test_stft_by_convolution_equals_the_fft(n_fft, hop, win, center, pad_mode, align, n_samples):
-    """The export's DFT-as-convolution gives torch.stft's bins, frames and padding (float64 rounding)."""
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_stft_by_convolution_equals_the_fft(n_fft, hop, win, center, pad_mode, align, n_samples, dtype, tolerance):
+    """The export's DFT-as-convolution gives torch.stft's bins, frames and padding (float rounding)."""
     from audiolens.functional.spectral import _stft_by_convolution
 
-    x = torch.randn(3, 2, n_samples, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(3, 2, n_samples, dtype=dtype, generator=torch.Generator().manual_seed(0))
     reference = stft(x, n_fft, hop, win, center=center, pad_mode=pad_mode, window_align=align)
     real, imag = _stft_by_convolution(x, n_fft, hop, win, center, pad_mode, align)
-    assert real.shape == imag.shape == reference.shape
+    assert real.shape == imag.shape == reference.shape and real.dtype == dtype
     scale = float(reference.abs().max())
-    assert float((real - reference.real).abs().max()) < 1e-12 * scale
-    assert float((imag - reference.imag).abs().max()) < 1e-12 * scale
+    assert float((real - reference.real).abs().max()) < tolerance * scale
+    assert float((imag - reference.imag).abs().max()) < tolerance * scale
 
 
-class _PowerAndMagnitude(torch.nn.Module):
+class _Spectrograms(torch.nn.Module):
+    def __init__(self, n_ffts):
+        super().__init__()
+        self.n_ffts = n_ffts
+
     def forward(self, x):
-        return spectrogram(x, 512, 160, power=2.0), spectrogram(x, 400, 100, 300, power=1.0)
+        return [spectrogram(x, n, n // 4, (3 * n) // 4, power=1.0 + k % 2) for k, n in enumerate(self.n_ffts)]
 
 
-def test_torch_export_computes_spectrograms_by_convolution():
-    """Under torch.export the graph holds a convolution and no FFT (onnxruntime's STFT is slow), same values."""
-    x = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
-    program = torch.export.export(_PowerAndMagnitude(), (x,), strict=False)
-    targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
-    assert any("conv" in t for t in targets), targets
-    assert not any("stft" in t or "fft" in t for t in targets), targets
-    for got, expected in zip(program.module()(x), _PowerAndMagnitude()(x), strict=True):
+def _exported_targets(module, x):
+    program = torch.export.export(module, (x,), strict=False)
+    for got, expected in zip(program.module()(x), module(x), strict=True):
         assert got.shape == expected.shape
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.max()))
+    return {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
+
+
+def test_torch_export_computes_small_ffts_by_convolution():
+    """Under torch.export, n_fft <= 512 is one convolution and no FFT (onnxruntime's STFT is slower), same values;
+    larger FFTs keep torch.stft (the convolution's n_fft^2 cost loses there)."""
+    x = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
+    small = _exported_targets(_Spectrograms([512, 400]), x)
+    assert any("conv" in t for t in small), small
+    assert not any("stft" in t or "fft" in t for t in small), small
+    large = _exported_targets(_Spectrograms([1024]), x)
+    assert any("stft" in t for t in large) and not any("conv" in t for t in large), large
+
+
+def test_eager_spectrograms_never_take_the_convolution(monkeypatch):
+    from audiolens.functional import spectral
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the DFT convolution ran outside torch.export")
+
+    monkeypatch.setattr(spectral, "_stft_by_convolution", fail)
+    x = torch.randn(2, 8000, generator=torch.Generator().manual_seed(1))
+    assert spectrogram(x, 512, 160).shape == (2, 257, 51)
+    assert mel_spectrogram(x, 16000, 512, 160, n_mels=40).shape == (2, 40, 51)

@@ -18,11 +18,11 @@ def is_exporting() -> bool:
 
 
 def fft_as_convolution() -> bool:
-    """True inside ``torch.export`` (the capture that :mod:`audiolens.export` writes to ONNX).
+    """True inside any ``torch.export`` capture (:mod:`audiolens.export` writes those to ONNX).
 
-    Spectrograms are then computed as one convolution with the windowed DFT basis instead of
-    ``torch.stft``: onnxruntime's ``STFT`` operator is about 3x slower than that GEMM on
-    batches of 1 s clips (``benchmarks/predict.py``). TorchScript tracing and ``torch.compile``
-    keep the FFT, which is faster there.
+    Spectrograms with small FFTs are then computed as one convolution with the windowed DFT
+    basis instead of ``torch.stft``, which becomes onnxruntime's slower ``STFT`` operator
+    (``audiolens.functional.spectral._DFT_CONV_MAX_N_FFT``; ``benchmarks/predict.py`` compares
+    the two front-ends). TorchScript tracing and ``torch.compile`` keep the FFT.
     """
     return bool(torch.compiler.is_exporting())

@@ -23,6 +23,11 @@ from audiolens._internal.tracing import fft_as_convolution, is_exporting
 
 #: Working-set size (bytes of complex STFT) per chunk when :func:`mel_spectrogram` runs on the CPU.
 _CPU_CHUNK_BYTES = 3 * 2**20
+#: Largest ``n_fft`` whose spectrogram a ``torch.export`` graph computes as a DFT convolution (its
+#: cost grows as ``n_fft ** 2``, the FFT's as ``n_fft log n_fft``). onnxruntime 1.32 on 2 cores,
+#: 64 clips: the convolution is 2.7x faster than the ``STFT`` operator at 512, 0.95x at 1024 and
+#: 0.55x at 2048 (the ``STFT`` operator is kept there).
+_DFT_CONV_MAX_N_FFT = 512
 
 __all__ = [
     "amplitude_to_db",
@@ -187,9 +192,10 @@ def _stft_by_convolution(
     The windowed DFT basis (cosines and negative sines of the ``n_fft // 2 + 1`` one-sided
     bins, times the window placed as ``torch.stft`` places it) is the weight of one
     ``conv1d`` with stride ``hop_length`` over the padded waveform: torchlibrosa's STFT, which
-    PANNs use. It is taken under ``torch.export`` (:func:`audiolens._internal.tracing.fft_as_convolution`):
-    onnxruntime's ``STFT`` operator runs about 3x slower than this GEMM on a batch of 1 s clips
-    (``benchmarks/predict.py``). Equal to :func:`stft` within float rounding (tested).
+    PANNs use. :func:`spectrogram` takes it under ``torch.export``
+    (:func:`audiolens._internal.tracing.fft_as_convolution`) for ``n_fft <= 512``, where it beats
+    onnxruntime's ``STFT`` operator (see ``_DFT_CONV_MAX_N_FFT``). Equal to :func:`stft` within
+    float rounding (tested).
     """
     waveform, window, n_fft, hop_length = _framing(
         waveform, n_fft, hop_length, win_length, center, pad_mode, window_align
@@ -208,7 +214,7 @@ def _stft_by_convolution(
     return spec[..., :n_bins, :], spec[..., n_bins:, :]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def _dft_basis(n_fft: int) -> np.ndarray:
     """``(2 * (n_fft // 2 + 1), n_fft)``: ``cos(2 pi k n / n_fft)`` then ``-sin(...)``, float64, exact phases."""
     k = np.arange(n_fft // 2 + 1)[:, None]
@@ -246,12 +252,16 @@ def spectrogram(
     Returns:
         ``(..., n_fft // 2 + 1, n_frames)`` real tensor, in (amplitude units)^power.
 
+    Under ``torch.export`` with ``n_fft <= 512`` the STFT is one convolution with the windowed
+    DFT basis (faster in onnxruntime; equal within float rounding). That path is for inference
+    graphs: its ``power != 2`` is ``(|z|^2)^(power/2)``, whose gradient is NaN at silent bins.
+
     Raises:
         ParameterError: Non-positive ``power`` and as :func:`stft`.
     """
     if not isinstance(power, (int, float)) or power <= 0:
         raise ParameterError(f"power must be > 0, got {power!r}")
-    if fft_as_convolution():
+    if fft_as_convolution() and n_fft <= _DFT_CONV_MAX_N_FFT:
         real, imag = _stft_by_convolution(waveform, n_fft, hop_length, win_length, center, pad_mode, window_align)
         energy = real.square() + imag.square()
         return energy if power == 2.0 else energy.pow(power / 2)
