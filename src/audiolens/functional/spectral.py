@@ -254,7 +254,8 @@ def spectrogram(
 
     Under ``torch.export`` with ``n_fft <= 512`` the STFT is one convolution with the windowed
     DFT basis (faster in onnxruntime; equal within float rounding). That path is for inference
-    graphs: its ``power != 2`` is ``(|z|^2)^(power/2)``, whose gradient is NaN at silent bins.
+    graphs: its ``power != 2`` is ``(|z|^2)^(power/2)``, whose gradient is NaN at silent bins
+    for ``power < 2``.
 
     Raises:
         ParameterError: Non-positive ``power`` and as :func:`stft`.
