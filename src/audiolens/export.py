@@ -43,16 +43,14 @@ equivalents under export (:func:`audiolens._internal.tracing.is_exporting`).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
 import json
-import logging
 import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,6 +59,7 @@ import torch
 from torch import nn
 
 from audiolens._internal.errors import DataError, ParameterError
+from audiolens._internal.logs import quiet_loggers
 from audiolens._internal.optional import optional_import
 from audiolens._internal.paths import atomic_open
 from audiolens._internal.registry import Registry
@@ -141,7 +140,7 @@ class OnnxFormat(ExportFormat):
         for name in ("onnx", "onnxscript"):
             optional_import(name, "export", "ONNX export")
         try:
-            with _quiet("torch.onnx"):  # torchvision-op notices, not ours
+            with quiet_loggers("torch.onnx"):  # torchvision-op notices, not ours
                 onnx_program = torch.onnx.export(
                     program,
                     opset_version=self.opset,
@@ -213,18 +212,6 @@ class TorchScriptFormat(ExportFormat):
                 return module(torch.as_tensor(waveform, dtype=torch.float32, device=device)).cpu().numpy()
 
         return run, _parse_metadata(extra[f"{_METADATA_KEY}.json"] or None, path)
-
-
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Only errors of the logger ``name`` while the block runs."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _unsupported_operator(err: BaseException) -> str:
@@ -350,7 +337,7 @@ def export_model(
     try:
         # sympy's "Failed to reduce inequalities" tracebacks on pooled frame counts are notices: the
         # verification below decides whether the graph is right
-        with torch.no_grad(), _quiet("torch.fx.experimental.symbolic_shapes"):
+        with torch.no_grad(), quiet_loggers("torch.fx.experimental.symbolic_shapes"):
             program = torch.export.export(module, (example,), dynamic_shapes=({0: auto, 1: auto},), strict=False)
     except Exception as err:  # torch.export's own error types (data-dependent control flow, unsupported ops)
         first = next((line for line in str(err).splitlines() if line.strip()), "")

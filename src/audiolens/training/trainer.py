@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from audiolens._internal.config import Config, NonNegativeInt, PositiveInt
 from audiolens._internal.errors import ParameterError
+from audiolens._internal.logs import quiet_loggers
 
 __all__ = ["CheckpointConfig", "KeepEveryNEpochs", "TrainerConfig", "check_trainer", "make_trainer"]
 
@@ -96,7 +97,6 @@ def check_trainer(config: TrainerConfig) -> None:
     Raises:
         ParameterError: Lightning refused the settings (its message, prefixed with ``trainer``).
     """
-    import logging
     import os
     import tempfile
     import warnings
@@ -104,8 +104,6 @@ def check_trainer(config: TrainerConfig) -> None:
     import torch
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
-    levels = [logger.level for logger in loggers]
     # a Trainer sets process-wide state (deterministic algorithms, cuDNN benchmark, an env var): put it back
     deterministic = (
         torch.are_deterministic_algorithms_enabled(),
@@ -113,17 +111,17 @@ def check_trainer(config: TrainerConfig) -> None:
     )
     benchmark = torch.backends.cudnn.benchmark
     environ = dict(os.environ)
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
     try:
-        with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        with (
+            quiet_loggers("lightning.pytorch", "lightning.fabric"),
+            tempfile.TemporaryDirectory() as scratch,
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
             L.Trainer(**config.kwargs(), logger=False, enable_checkpointing=False, default_root_dir=scratch)
     except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as err:
         raise ParameterError(f"trainer: {str(err).splitlines()[0]}") from None
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         torch.backends.cudnn.benchmark = benchmark
         os.environ.clear()
