@@ -86,6 +86,7 @@ def test_a_classifier_starts_from_the_pretrained_encoder(pretrained):
     [
         ({"type": "pretrain", "loss": "byol"}, "task.loss"),
         ({"type": "pretrain", "augment": ["gain", "rrc", "flip"]}, r"task.augment\[2\]"),
+        ({"type": "pretrain", "crops": "disjoint"}, "task.crops"),
     ],
 )
 def test_bad_pretrain_sections_are_refused(tmp_path, capsys, task, match):
@@ -127,6 +128,33 @@ def test_pre_training_streams_webdataset_shards(tmp_path, capsys):
     config.write_text(yaml.safe_dump(experiment))
     assert main(["run", str(config), "--out", str(tmp_path / "bad")]) == 2
     assert "folds do not apply" in capsys.readouterr().err
+    experiment["data"]["test_folds"] = None
+    experiment["task"] = {**experiment["task"], "crops": "separate"}
+    config.write_text(yaml.safe_dump(experiment))
+    assert main(["run", str(config), "--out", str(tmp_path / "bad")]) == 2
+    assert "task.crops: separate needs the clips in memory" in capsys.readouterr().err
+
+
+def test_simclr_views_from_separate_crops(tmp_path):
+    """The sonification paper's positives: one crop per view (non-overlapping where the clip holds them)."""
+    from audiolens.engine.config import load_experiment  # noqa: PLC0415
+    from audiolens.training import TASKS  # noqa: PLC0415
+
+    experiment = {
+        **{k: v for k, v in EXPERIMENT.items() if k != "probe"},
+        "data": {**DATA, "duration": 0.25},
+        "task": {"type": "pretrain", "loss": "nt_xent", "crops": "separate", "augment": ["gain", "noise"]},
+    }
+    config = tmp_path / "simclr.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    exp = load_experiment(config)
+    module, dm = TASKS.get("pretrain")().build(exp)
+    dm.setup("fit")
+    waves, _ = next(iter(dm.train_dataloader()))
+    assert waves.shape == (8, 2, 4000)
+    assert not torch.equal(waves[:, 0], waves[:, 1])
+    assert torch.isfinite(module.objective_of(module.embed_views(waves)))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
 
 
 def test_the_report_has_the_probe_section(pretrained):

@@ -74,6 +74,55 @@ def test_waveform_dataset_crop_and_pad():
     assert len(crops) > 1  # random crops differ between epochs
 
 
+def _starts(crops):
+    """Start offsets of crops cut from ``torch.arange`` (each crop begins with its offset)."""
+    return [int(c[0]) for c in crops]
+
+
+def test_separate_crops_of_a_long_clip_do_not_overlap_and_vary():
+    n, k = 8, 3
+    ds = WaveformDataset([torch.arange(40.0), torch.arange(30.0)], [0, 1], n_samples=n, random_crop=True, crops=k)
+    sampler = EpochSeededSampler(ds, seed=5)
+    seen = set()
+    for epoch in range(20):
+        sampler.set_epoch(epoch)
+        crops, target = ds[0]
+        assert crops.shape == (k, n) and int(target) == 0
+        starts = _starts(crops)
+        for crop, start in zip(crops, starts, strict=True):
+            assert torch.equal(crop, torch.arange(start, start + n, dtype=torch.float32))  # contiguous, in the clip
+        assert all(b - a >= n for a, b in zip(starts, starts[1:], strict=False)) and starts[-1] + n <= 40
+        seen.add(tuple(starts))
+    assert len(seen) > 10  # random offsets, not a fixed grid
+    sampler.set_epoch(3)
+    first = ds[0][0]
+    sampler.set_epoch(3)
+    assert torch.equal(ds[0][0], first)  # seeded by (seed, epoch, index)
+
+
+def test_separate_crops_of_shorter_clips_and_evaluation_crops():
+    n = 8
+    ds = WaveformDataset([torch.arange(12.0), torch.arange(1.0, 4.0)], [0, 1], n_samples=n, random_crop=True, crops=2)
+    sampler = EpochSeededSampler(ds, seed=0)
+    overlapping, offsets = set(), set()
+    for epoch in range(30):
+        sampler.set_epoch(epoch)
+        overlapping.update(_starts(ds[0][0]))  # 12 < 2 * 8: independent crops, which must overlap
+        short = ds[1][0]
+        assert short.shape == (2, n)
+        for crop in short:  # the whole 3-sample clip, zero-padded, at a random offset
+            at = int(torch.nonzero(crop)[0])
+            assert torch.equal(crop[at : at + 3], torch.tensor([1.0, 2, 3])) and crop.abs().sum() == 6
+            offsets.add(at)
+    assert overlapping == set(range(5)) and offsets == set(range(6))
+    evaluation = WaveformDataset([torch.arange(40.0), torch.arange(12.0), torch.arange(1.0, 4.0)], [0, 1, 2], n, crops=3)
+    assert _starts(evaluation[0][0]) == [0, 16, 32]  # evenly spread, start to end
+    assert _starts(evaluation[1][0]) == [0, 2, 4]
+    assert torch.equal(evaluation[2][0], torch.tensor([1.0, 2, 3, 0, 0, 0, 0, 0]).expand(3, n))
+    with pytest.raises(ParameterError, match="crops"):
+        WaveformDataset([torch.zeros(4)], [0], 4, crops=0)
+
+
 def test_sampler_depends_only_on_seed_and_epoch():
     ds = WaveformDataset([torch.zeros(4)] * 20, [0] * 20, 4)
     a, b = EpochSeededSampler(ds, 1), EpochSeededSampler(ds, 1)

@@ -52,6 +52,17 @@ def test_views_are_independent_and_the_objective_trains_everything():
     assert isinstance(mixup, LogMixupExp) and mixup.memory.shape[0] == 12  # both views entered the memory
 
 
+def test_separate_crops_give_one_view_each():
+    task = _task(loss="nt_xent", augment=[], projector={}).eval()
+    waves = torch.stack([_waves(), 0.5 * _waves().flip(-1)], dim=1)  # (batch, views, n_samples)
+    z = task.embed_views(waves)
+    for view, crop in zip(z, waves.unbind(1), strict=True):
+        torch.testing.assert_close(view, task.projector(task(crop)))
+    assert not torch.allclose(z[0], z[1])
+    with pytest.raises(ParameterError, match="one crop per view"):
+        task.embed_views(torch.stack([_waves()] * 3, dim=1))
+
+
 def test_three_views_average_every_pair():
     task = _task(views=3, augment=[]).eval()
     z = [torch.randn(5, 16, generator=torch.Generator().manual_seed(k)) for k in range(3)]

@@ -367,12 +367,28 @@ class WaveformDataset(Dataset):
     Items are ``(waveform (n_samples,), target)``; clips longer than ``n_samples`` are cropped
     (randomly when ``random_crop``, from the start otherwise), shorter ones zero-padded at the end.
 
+    With ``crops > 1`` (self-supervised views from separate crops of one clip, as the sonification
+    paper's SimCLR positives: "non-overlapping patches" of a clip, appendix A.2) items are
+    ``(waveform (crops, n_samples), target)``:
+
+    - a clip of at least ``crops * n_samples`` samples gives non-overlapping crops, in time order,
+      at random offsets (training: ``crops`` sorted uniform draws of the slack; evaluation: evenly
+      spread from the start to the end);
+    - a clip between ``n_samples`` and ``crops * n_samples`` gives independent random crops (they
+      overlap: the clip cannot hold separate ones; evaluation: evenly spread);
+    - a shorter clip is placed whole at an independent random offset in each zero-padded crop
+      (training; evaluation: at the start, as with one crop).
+
     Args:
         waves: ``(n_samples_i,)`` waveforms.
         targets: Class indices ``(N,)`` (long), or a tensor of any other targets with ``N``
             rows (multi-label 0/1 vectors ``(N, num_classes)``).
         n_samples: Clip length.
         random_crop: Random crops (training) instead of the start.
+        crops: Crops per clip (>= 1).
+
+    Raises:
+        ParameterError: ``crops < 1``.
     """
 
     def __init__(
@@ -381,12 +397,14 @@ class WaveformDataset(Dataset):
         targets: Sequence[int] | torch.Tensor,
         n_samples: int,
         random_crop: bool = False,
+        crops: int = 1,
     ):
+        positive_int("crops", crops)
         self.waves = list(waves)
         self.targets = (
             targets if isinstance(targets, torch.Tensor) else torch.as_tensor(list(targets), dtype=torch.long)
         )
-        self.n_samples, self.random_crop = n_samples, random_crop
+        self.n_samples, self.random_crop, self.crops = n_samples, random_crop, crops
         self.epoch, self.seed = 0, 0
 
     def __len__(self) -> int:
@@ -394,16 +412,35 @@ class WaveformDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         wave = self.waves[index]
+        g = None
+        if self.random_crop:
+            g = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+        if self.crops > 1:
+            return self._separate_crops(wave, g), self.targets[index]
         excess = wave.numel() - self.n_samples
         if excess > 0:
-            start = 0
-            if self.random_crop:
-                g = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
-                start = int(torch.randint(0, excess + 1, (1,), generator=g))
+            start = 0 if g is None else int(torch.randint(0, excess + 1, (1,), generator=g))
             wave = wave[start : start + self.n_samples]
         elif excess < 0:
             wave = torch.nn.functional.pad(wave, (0, -excess))
         return wave, self.targets[index]
+
+    def _separate_crops(self, wave: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        """``(crops, n_samples)`` crops of ``wave`` (see the class doc); ``g``: random (training) or ``None``."""
+        n, k = self.n_samples, self.crops
+        excess = wave.numel() - n
+        if excess <= 0:  # shorter than one crop: the whole clip, at a random offset in each crop when training
+            offsets = [0] * k if g is None else torch.randint(0, -excess + 1, (k,), generator=g).tolist()
+            return torch.stack([torch.nn.functional.pad(wave, (o, -excess - o)) for o in offsets])
+        if g is None:
+            starts = [round(i * excess / (k - 1)) for i in range(k)]
+        elif wave.numel() >= k * n:  # non-overlapping: sorted draws of the slack, one crop length apart
+            slack = wave.numel() - k * n
+            draws = torch.sort(torch.randint(0, slack + 1, (k,), generator=g)).values.tolist()
+            starts = [d + i * n for i, d in enumerate(draws)]
+        else:
+            starts = torch.randint(0, excess + 1, (k,), generator=g).tolist()
+        return torch.stack([wave[s : s + n] for s in starts])
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -442,8 +479,11 @@ class AudioDataModule(L.LightningDataModule):
         use_cache: Use the on-disk waveform cache.
         drop_last: Drop the last incomplete training batch (on every DDP rank); default: only a
             last batch of a single clip (BatchNorm needs two).
+        crops: Crops per clip in every split (:class:`WaveformDataset`; > 1: the separate crops
+            of self-supervised views).
 
-    Batches are ``(waveform (batch, n_samples), target (batch,))``.
+    Batches are ``(waveform (batch, n_samples), target (batch,))``, with ``crops > 1``
+    ``(waveform (batch, crops, n_samples), target (batch,))``.
     """
 
     def __init__(
@@ -461,9 +501,12 @@ class AudioDataModule(L.LightningDataModule):
         num_workers: int = 0,
         use_cache: bool = True,
         drop_last: bool = False,
+        crops: int = 1,
     ) -> None:
         super().__init__()
         positive_int("data.batch_size", batch_size)
+        positive_int("crops", crops)
+        self.crops = crops
         self.drop_last = drop_last
         if duration is not None and duration <= 0:
             raise ParameterError(f"data.duration must be > 0 seconds, got {duration}")
@@ -534,7 +577,7 @@ class AudioDataModule(L.LightningDataModule):
         n = self.n_samples
         for name, idx in self.indices.items():
             self.splits[name] = WaveformDataset(
-                [self._waves[i] for i in idx], self.targets(idx), n, random_crop=name == "train"
+                [self._waves[i] for i in idx], self.targets(idx), n, random_crop=name == "train", crops=self.crops
             )
 
     @property

@@ -3,7 +3,9 @@
 :class:`PretrainTask` trains any registry encoder (at ``.model``, built with ``num_classes=0``)
 with a projector and a two-view objective on unlabelled audio:
 
-1. each training batch of waveforms gives ``views`` views: the waveform augmentations, the
+1. each training batch of waveforms gives ``views`` views, from one crop per clip
+   ``(batch, n_samples)`` or from one crop per view ``(batch, views, n_samples)``
+   (``task.crops: separate``): the waveform augmentations, the
    ``features`` front-end (with ABT's pre-norm when ``features.normalize: dataset``), then the
    log-Mel augmentations, each drawn independently per view (:class:`~audiolens.transforms.MultiView`
    semantics; BYOL-A's mixup memory sees every view, as ABT's dataset applies its transform twice);
@@ -144,19 +146,31 @@ class PretrainTask(L.LightningModule):
     def embed_views(self, waveform: torch.Tensor) -> list[torch.Tensor]:
         """Projected embeddings ``[(batch, out_dim)] * views`` of independently augmented views.
 
+        Args:
+            waveform: One crop per clip ``(batch, n_samples)``, augmented ``views`` times, or one
+                crop per view ``(batch, views, n_samples)`` (``task.crops: separate``), view ``v``
+                augmenting ``waveform[:, v]``.
+
         Raises:
             ParameterError: A batch of one clip (the objectives and the projector's BatchNorm need
-                batch statistics).
+                batch statistics); separate crops whose number is not ``views``.
         """
         if len(waveform) < 2:
             raise ParameterError(
                 "self-supervised objectives compare the clips of a batch and need a batch of >= 2 clips, got 1; "
                 "raise data.batch_size"
             )
-        shared = self.features(waveform) if len(self.wave_augment) == 0 else None  # one front-end pass (ABT)
+        if waveform.ndim == 3 and waveform.shape[1] != self.views:
+            raise ParameterError(
+                f"a batch of separate crops {tuple(waveform.shape)} needs one crop per view (task.views {self.views})"
+            )
+        crops = waveform.unbind(1) if waveform.ndim == 3 else [waveform] * self.views
+        shared = None
+        if waveform.ndim == 2 and len(self.wave_augment) == 0:
+            shared = self.features(waveform)  # one front-end pass (ABT)
         out = []
-        for _ in range(self.views):
-            x = shared if shared is not None else self.features(self.wave_augment(waveform))
+        for crop in crops:
+            x = shared if shared is not None else self.features(self.wave_augment(crop))
             out.append(self.projector(self.model(self.spec_augment(x))))
         return out
 

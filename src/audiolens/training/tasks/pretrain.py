@@ -4,7 +4,11 @@ The data are any ``data`` section (``data.sources`` joins datasets; labels are n
 plain folders of audio work): every clip trains except a validation holdout
 (``data.val_fraction`` or ``data.val_folds``), including a dataset's official test split;
 ``data.test_folds`` holds folds out explicitly. Clips are random crops of ``data.duration`` s
-(ABT: 0.95 s), shorter clips zero-padded. Large corpora stream from WebDataset tar shards
+(ABT: 0.95 s), shorter clips zero-padded. The views of a clip come from one crop
+(``task.crops: shared``, ABT and BYOL-A: the augmentations alone make them differ) or from
+separate crops (``separate``: the sonification paper's SimCLR positives are non-overlapping
+patches of a clip; :class:`~audiolens.training.data.WaveformDataset` gives the rules for clips too
+short to hold them). Large corpora stream from WebDataset tar shards
 (``audiolens data shard``): ``data.name: webdataset`` with ``data.root`` the shard folder
 (:class:`~audiolens.training.ShardDataModule`; its last shards validate).
 
@@ -59,6 +63,9 @@ class PretrainConfig(Config):
         temperature: NT-Xent's temperature (the sonification paper: 0.1).
         projector: :class:`ProjectorConfig`.
         views: Views per clip.
+        crops: ``shared`` (every view augments the same crop; ABT) or ``separate`` (one crop of
+            ``data.duration`` per view, non-overlapping where the clip is long enough; the
+            sonification paper's SimCLR).
         augment: Augmentations in order, each a name or ``{name: {options}}``: ``mixup``,
             ``rrc``, ``rlf``, ``gaussian_noise``, ``post_norm`` (log-Mel); ``gain``, ``noise``,
             ``time_mask``, ``mix_back`` (waveforms). Default: ABT's ``[mixup, rrc, rlf]``.
@@ -71,6 +78,7 @@ class PretrainConfig(Config):
     temperature: PositiveFloat = 0.1
     projector: ProjectorConfig = ProjectorConfig()
     views: int = Field(2, ge=2)
+    crops: Literal["shared", "separate"] = "shared"
     augment: list[str | dict[str, dict[str, Any] | None]] = ["mixup", "rrc", "rlf"]
     monitor: str = "val_loss"
 
@@ -109,6 +117,11 @@ class PretrainPlugin(TaskPlugin):
             raise ParameterError(
                 "data.name webdataset streams a shard folder: set data.root to it (audiolens data shard --out); "
                 "folds do not apply (its last shards validate, data.val_fraction of them)"
+            )
+        if exp.data.name == SHARDS and exp.task.crops == "separate":
+            raise ParameterError(
+                "task.crops: separate needs the clips in memory; shards stream one crop per clip: "
+                "use task.crops: shared, or data.sources over the audio instead of the shards"
             )
         if exp.data.batch_size < 2:
             raise ParameterError(
@@ -150,6 +163,7 @@ class PretrainPlugin(TaskPlugin):
             seed=exp.seed,
             num_workers=data.num_workers,
             drop_last=True,
+            crops=exp.task.views if exp.task.crops == "separate" else 1,
         )
         if not data.test_folds:  # an official test split is pre-training audio too
             dm.indices["train"] = sorted(dm.indices["train"] + dm.indices["test"])
