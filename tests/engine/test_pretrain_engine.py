@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from audiolens import ParameterError
 from audiolens.cli.main import main
 from audiolens.training import load_checkpoint
 
@@ -155,6 +156,13 @@ def test_simclr_views_from_separate_crops(tmp_path):
     assert not torch.equal(waves[:, 0], waves[:, 1])
     assert torch.isfinite(module.objective_of(module.embed_views(waves)))
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    config.write_text(yaml.safe_dump({**experiment, "task": {**experiment["task"], "views": 3}}))
+    _, dm = TASKS.get("pretrain")().build(load_experiment(config))
+    dm.setup("fit")
+    assert next(iter(dm.train_dataloader()))[0].shape == (8, 3, 4000)
+    config.write_text(yaml.safe_dump({**experiment, "data": {**DATA, "duration": None}}))
+    with pytest.raises(ParameterError, match="set data.duration"):
+        load_experiment(config)
 
 
 def test_the_report_has_the_probe_section(pretrained):

@@ -84,7 +84,7 @@ def test_separate_crops_of_a_long_clip_do_not_overlap_and_vary():
     ds = WaveformDataset([torch.arange(40.0), torch.arange(30.0)], [0, 1], n_samples=n, random_crop=True, crops=k)
     sampler = EpochSeededSampler(ds, seed=5)
     seen = set()
-    for epoch in range(20):
+    for epoch in range(40):
         sampler.set_epoch(epoch)
         crops, target = ds[0]
         assert crops.shape == (k, n) and int(target) == 0
@@ -94,28 +94,35 @@ def test_separate_crops_of_a_long_clip_do_not_overlap_and_vary():
         assert all(b - a >= n for a, b in zip(starts, starts[1:], strict=False)) and starts[-1] + n <= 40
         seen.add(tuple(starts))
     assert len(seen) > 10  # random offsets, not a fixed grid
+    assert min(s[0] for s in seen) == 0 and max(s[-1] for s in seen) + n == 40  # the whole clip is reachable
     sampler.set_epoch(3)
     first = ds[0][0]
     sampler.set_epoch(3)
     assert torch.equal(ds[0][0], first)  # seeded by (seed, epoch, index)
+    other_seed = WaveformDataset([torch.arange(40.0)] * 2, [0, 0], n_samples=n, random_crop=True, crops=k)
+    EpochSeededSampler(other_seed, seed=6).set_epoch(3)
+    assert not torch.equal(other_seed[0][0], first) and not torch.equal(other_seed[0][0], other_seed[1][0])
 
 
 def test_separate_crops_of_shorter_clips_and_evaluation_crops():
     n = 8
     ds = WaveformDataset([torch.arange(12.0), torch.arange(1.0, 4.0)], [0, 1], n_samples=n, random_crop=True, crops=2)
     sampler = EpochSeededSampler(ds, seed=0)
-    overlapping, offsets = set(), set()
+    overlapping, offsets, differ = set(), set(), 0
     for epoch in range(30):
         sampler.set_epoch(epoch)
-        overlapping.update(_starts(ds[0][0]))  # 12 < 2 * 8: independent crops, which must overlap
+        starts = _starts(ds[0][0])  # 12 < 2 * 8: independent crops, which must overlap
+        overlapping.update(starts)
         short = ds[1][0]
         assert short.shape == (2, n)
-        for crop in short:  # the whole 3-sample clip, zero-padded, at a random offset
-            at = int(torch.nonzero(crop)[0])
-            assert torch.equal(crop[at : at + 3], torch.tensor([1.0, 2, 3])) and crop.abs().sum() == 6
-            offsets.add(at)
-    assert overlapping == set(range(5)) and offsets == set(range(6))
-    evaluation = WaveformDataset([torch.arange(40.0), torch.arange(12.0), torch.arange(1.0, 4.0)], [0, 1, 2], n, crops=3)
+        at = [int(torch.nonzero(crop)[0]) for crop in short]
+        for crop, a in zip(short, at, strict=True):  # the whole 3-sample clip, zero-padded, at a random offset
+            assert torch.equal(crop[a : a + 3], torch.tensor([1.0, 2, 3])) and crop.abs().sum() == 6
+        offsets.update(at)
+        differ += starts[0] != starts[1] and at[0] != at[1]
+    assert overlapping == set(range(5)) and offsets == set(range(6)) and differ > 10  # each view draws its own
+    clips = [torch.arange(40.0), torch.arange(12.0), torch.arange(1.0, 4.0)]
+    evaluation = WaveformDataset(clips, [0, 1, 2], n, crops=3)
     assert _starts(evaluation[0][0]) == [0, 16, 32]  # evenly spread, start to end
     assert _starts(evaluation[1][0]) == [0, 2, 4]
     assert torch.equal(evaluation[2][0], torch.tensor([1.0, 2, 3, 0, 0, 0, 0, 0]).expand(3, n))

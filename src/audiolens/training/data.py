@@ -28,7 +28,8 @@ task builds its module, so the checkpoint carries them.
 Waveforms are decoded once (soundfile + soxr) and kept in memory; decoded datasets are
 cached on disk under ``$AUDIOLENS_CACHE/waveforms`` (keyed by the files' paths, sizes and
 mtimes and the sample rate), so a second run skips decoding. Every clip is cut or
-zero-padded to ``duration`` seconds: random crops for training, the start for evaluation.
+zero-padded to ``duration`` seconds: random crops for training, the start for evaluation;
+self-supervised views can take one crop each (``crops``, :class:`WaveformDataset`).
 """
 
 from __future__ import annotations
@@ -368,7 +369,7 @@ class WaveformDataset(Dataset):
     (randomly when ``random_crop``, from the start otherwise), shorter ones zero-padded at the end.
 
     With ``crops > 1`` (self-supervised views from separate crops of one clip, as the sonification
-    paper's SimCLR positives: "non-overlapping patches" of a clip, appendix A.2) items are
+    paper's SimCLR positives: "non-overlapping patches" of a clip, section 2 under eq. 1) items are
     ``(waveform (crops, n_samples), target)``:
 
     - a clip of at least ``crops * n_samples`` samples gives non-overlapping crops, in time order,

@@ -118,6 +118,11 @@ class PretrainPlugin(TaskPlugin):
                 "data.name webdataset streams a shard folder: set data.root to it (audiolens data shard --out); "
                 "folds do not apply (its last shards validate, data.val_fraction of them)"
             )
+        if exp.task.crops == "separate" and exp.data.duration is None:
+            raise ParameterError(
+                "task.crops: separate cuts one crop of data.duration per view: set data.duration "
+                "(the sonification paper: 2.5 s patches of 10 s clips)"
+            )
         if exp.data.name == SHARDS and exp.task.crops == "separate":
             raise ParameterError(
                 "task.crops: separate needs the clips in memory; shards stream one crop per clip: "
