@@ -6,6 +6,7 @@ from torch import nn
 from audiolens import ParameterError
 from audiolens.datasets import create_dataset
 from audiolens.models import create_model
+from audiolens.training.data import decode_all
 from audiolens.training.probe import C_GRID, Embedder, embed_dataset, probe_dataset, probe_embeddings
 
 
@@ -75,6 +76,20 @@ def test_long_clips_are_embedded_in_pre_training_chunks_for_vit_c():
         chunks = [encoder.forward_features(padded[..., k * 96 : (k + 1) * 96]) for k in range(3)]
     torch.testing.assert_close(embedder(x), torch.stack(chunks).mean(dim=0))
     assert embedder(x[..., :96]).shape == (2, 192)
+
+
+def test_a_random_waveform_encoder_takes_its_own_input_pipeline():
+    """``audiolens probe --model cnn12``: raw 8 kHz waveforms at unit peak, as CNN12 trains."""
+    embedder = Embedder.random("cnn12_small", seed=0)
+    assert embedder.sample_rate == 8000 and embedder.pipeline.kind == "waveform"
+    dataset = create_dataset("synthetic", None, sample_rate=8000, n_per_class=1, duration=0.5, seed=0)
+    x = embed_dataset(embedder, dataset)
+    assert x.shape == (8, embedder.embed_dim) == (8, 128) and torch.isfinite(x).all()
+    waves = torch.stack(decode_all(dataset)[0])
+    assert torch.allclose(embedder.frontend(waves).abs().amax(-1), torch.ones(8))  # unit peak
+    torch.testing.assert_close(x, embedder.encoder.forward_features(embedder.frontend(waves)))
+    with pytest.raises(ParameterError, match="features.type"):
+        Embedder.random("cnn12_small", {"type": "logmel", "preset": "abt", "normalize": "dataset"})
 
 
 def test_random_encoder_baseline_is_seeded_and_normalised_by_its_data():

@@ -37,7 +37,7 @@ from audiolens._internal.errors import DataError, ParameterError
 from audiolens.datasets import AudioDataset
 from audiolens.models import create_model, model_accepts
 from audiolens.training.data import decode_all, log_mel_statistics
-from audiolens.training.task import input_config
+from audiolens.training.task import check_model_input, input_config
 
 __all__ = [
     "C_GRID",
@@ -102,23 +102,28 @@ class Embedder:
 
         Args:
             model: Registry name.
-            features: The ``features`` section (default: the model's ``preset`` from its
-                ``default_cfg``, with ``normalize: dataset``); ``stats`` are filled in by
-                :func:`embed_dataset` when missing.
+            features: The ``features`` section (default, from the model's ``default_cfg``: a
+                raw-waveform model's own rate with ``normalize: peak``, as the sonification
+                paper's CNN12 takes it; otherwise its log-Mel ``preset`` with ``normalize:
+                dataset``); ``stats`` are filled in by :func:`embed_dataset` when missing.
             seed: Initialisation seed.
             device: Where it runs.
 
         Raises:
-            ParameterError: Unknown model or features.
+            ParameterError: Unknown model or features; features the model does not take.
         """
         from audiolens.models import model_default_cfg
 
         if features is None:
             cfg = model_default_cfg(model)
-            features = {"type": "logmel", "preset": cfg.get("preset", "pann"), "normalize": "dataset"}
+            if cfg.get("input_kind") == "waveform":
+                features = {"type": "waveform", "normalize": "peak"}
+            else:
+                features = {"type": "logmel", "preset": cfg.get("preset", "pann"), "normalize": "dataset"}
             if cfg.get("sample_rate"):
                 features["sample_rate"] = cfg["sample_rate"]
         pipeline = input_config(features)
+        check_model_input(model, pipeline)
         kwargs = {k: v for k, v in pipeline.model_kwargs().items() if model_accepts(model, k)}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
