@@ -59,6 +59,9 @@ def test_probe_command_on_the_checkpoint_and_on_a_random_encoder(pretrained, cap
     assert {"accuracy", "accuracy_mean", "accuracy_std", "per_fold", "probe", "n"} <= set(result)
     assert result["accuracy"] == result["accuracy_mean"] and [r["fold"] for r in result["per_fold"]] == [4, 5]
     assert main(["probe", "--model", "audiontt", "--probe", "mlp", *common]) == 0
+    capsys.readouterr()
+    assert main(["probe", "--model", "cnn12_small", "--features", "abt", *common]) == 2
+    assert "drop --features" in capsys.readouterr().err
     assert json.loads(out.read_text())["probe"] == "mlp"
     assert main(["probe", "--checkpoint", str(run / "checkpoints" / "best.ckpt"), "--features", "abt", *common]) == 2
     assert "--features applies to --model" in capsys.readouterr().err

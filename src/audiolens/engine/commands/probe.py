@@ -54,8 +54,16 @@ class ProbeCommand(Command):
                 raise ParameterError("--features applies to --model; a checkpoint brings its own front-end")
             embedder = Embedder.from_checkpoint(args.checkpoint, device)
         else:
+            from audiolens.models import model_input_kinds
+
             features = None
             if args.features:
+                kinds = model_input_kinds(args.model)
+                if kinds and "logmel" not in kinds:
+                    raise ParameterError(
+                        f"--features names a log-Mel preset, but model {args.model!r} takes {' or '.join(kinds)} "
+                        "input; drop --features (the model's own input pipeline is the default)"
+                    )
                 features = {"type": "logmel", "preset": args.features, "normalize": "dataset"}
             embedder = Embedder.random(args.model, features, seed=args.seed, device=device)
         dataset = create_dataset(args.dataset, args.data_root, sample_rate=embedder.sample_rate)
