@@ -148,6 +148,7 @@ def test_resolving_a_resolved_config_is_idempotent():
             r"infoplane.noise_variances\[0\] must be > 0",
         ),
         ({"data": {"name": "synthetic"}, "optim": {"lr": float("inf")}}, r"optim.lr must be a finite number"),
+        ({"data": {"name": "synthetic"}, "checkpoint": {"save_every_n_epochs": 0}}, "checkpoint.save_every_n_epochs"),
         ({"data": {"name": "synthetic"}, "evaluate": [{"name": "nope"}]}, "unknown evaluate dataset 'nope'"),
         ({"data": {"name": "synthetic"}, "evaluate": [{"name": "fsdd", "split": "bogus"}]}, "split must be test, all"),
         (

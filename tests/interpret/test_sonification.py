@@ -77,6 +77,27 @@ def test_sonify_all_equals_the_per_map_loop(model, layer):
     torch.testing.assert_close(batched, loop, atol=1e-5 * x.abs().max().item(), rtol=0)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("layer", [1, 6, 11])
+def test_sonification_on_cuda_equals_the_cpu_autograd_deconvnet(model, layer):
+    x = _noise(6001, seed=2)
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # float32 as on the CPU
+    try:
+        gpu = Sonifier(create_model("cnn12_small", num_classes=10).cuda().eval())
+        gpu.model.load_state_dict(model.state_dict())
+        feature_map = int(gpu.activations(x, layer)[0].argmax())
+        one = gpu.sonify(x.cuda(), layer, feature_map)
+        every = gpu.sonify_all(x, layer, chunk_size=24)  # a CPU waveform goes to the model's device
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    assert one.device.type == "cuda" and every.device.type == "cuda"
+    reference = _autograd_deconvnet(model, x, layer, feature_map)
+    tolerance = {"atol": 1e-5 * x.abs().max().item(), "rtol": 0}
+    torch.testing.assert_close(one.cpu(), reference, **tolerance)
+    torch.testing.assert_close(every[feature_map].cpu(), reference, **tolerance)
+
+
 def test_time_shift_by_the_pooling_factor_shifts_the_sonification(model):
     """Paper fig. B.3: x[n - k] gives s[n - k] for k a multiple of time_stride (away from the edges)."""
     stride, n = model.time_stride, 96 * model.time_stride

@@ -29,10 +29,10 @@ class _Worsening(L.LightningModule):
     val_dataloader = train_dataloader
 
 
-def _fit(tmp_path, max_epochs, every_n=0, **trainer):
+def _fit(tmp_path, max_epochs, every_n=0, save_every_n=1, **trainer):
     config = TrainerConfig(max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False, **trainer)
     pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[],
-                                 keep_every_n_epochs=every_n)  # fmt: skip
+                                 keep_every_n_epochs=every_n, save_every_n_epochs=save_every_n)  # fmt: skip
     pl_trainer.fit(_Worsening())
     return {p.name: torch.load(p, weights_only=False) for p in (tmp_path / "checkpoints").glob("*.ckpt")}
 
@@ -51,3 +51,34 @@ def test_epoch_checkpoints_every_n_completed_epochs_only(tmp_path):
     # a run that max_steps stops within its second epoch keeps no epoch-2.ckpt of that partial epoch
     cut = _fit(tmp_path / "b", 5, every_n=2, max_steps=3)
     assert sorted(k for k in cut if k.startswith("epoch-")) == ["epoch-0.ckpt"] and cut["last.ckpt"]["global_step"] == 3
+
+
+class _Recorder(L.Callback):
+    """The global steps at which last.ckpt was (re)written, read after every epoch."""
+
+    def __init__(self, path):
+        self.path, self.seen = path, []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.path.exists():
+            step = torch.load(self.path, weights_only=False)["global_step"]
+            if not self.seen or self.seen[-1] != step:
+                self.seen.append(step)
+
+
+def test_save_every_n_epochs_writes_last_and_best_less_often_and_last_at_the_end(tmp_path):
+    config = TrainerConfig(max_epochs=5, enable_progress_bar=False, enable_model_summary=False)
+    recorder = _Recorder(tmp_path / "checkpoints" / "last.ckpt")
+    pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[recorder],
+                                 save_every_n_epochs=2)  # fmt: skip
+    pl_trainer.fit(_Worsening())
+    saved = {p.name: torch.load(p, weights_only=False)["global_step"] for p in (tmp_path / "checkpoints").glob("*")}
+    # epochs 2 and 4 (steps 4, 8) seen while training; epoch 5 (step 10) written when training ended
+    assert recorder.seen == [4, 8] and saved["last.ckpt"] == 10
+    assert saved["best.ckpt"] == 4  # the best of the epochs considered (2, 4 and the last), not epoch 1 (step 2)
+
+
+def test_a_run_shorter_than_save_every_n_epochs_still_writes_best_and_last(tmp_path):
+    saved = _fit(tmp_path, 2, save_every_n=5)
+    assert sorted(saved) == ["best.ckpt", "last.ckpt"]
+    assert saved["best.ckpt"]["global_step"] == 4 and saved["last.ckpt"]["global_step"] == 4

@@ -125,16 +125,24 @@ def fit_with_history(
     resume: bool,
     callbacks: list[L.Callback] = (),
     keep_every_n_epochs: int = 0,
+    save_every_n_epochs: int = 1,
 ) -> FittedRun:
     """Fit ``module`` with :func:`~audiolens.training.trainer.make_trainer`, :class:`MetricsHistory`, ``callbacks``.
 
     Resumes from ``RUN/checkpoints/last.ckpt`` when ``resume`` and it exists; keeps
-    ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when > 0.
+    ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when > 0; ``last.ckpt`` and
+    ``best.ckpt`` every ``save_every_n_epochs`` epochs.
     """
     history = MetricsHistory()
     callbacks = [history, *callbacks]
     pl_trainer, checkpoint = make_trainer(
-        run_dir, trainer, monitor=monitor, mode=mode, callbacks=callbacks, keep_every_n_epochs=keep_every_n_epochs
+        run_dir,
+        trainer,
+        monitor=monitor,
+        mode=mode,
+        callbacks=callbacks,
+        keep_every_n_epochs=keep_every_n_epochs,
+        save_every_n_epochs=save_every_n_epochs,
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     started = time.perf_counter()

@@ -129,15 +129,35 @@ def check_trainer(config: TrainerConfig) -> None:
 
 
 class CheckpointConfig(Config):
-    """The ``checkpoint`` section: checkpoints kept besides ``best.ckpt`` and ``last.ckpt``.
+    """The ``checkpoint`` section: how often ``best.ckpt`` and ``last.ckpt`` are written, and checkpoints kept besides.
 
     Attributes:
         every_n_epochs: Keep ``checkpoints/epoch-K.ckpt`` after every ``every_n_epochs`` epochs,
             ``K`` counting completed epochs as the metrics history does, plus ``epoch-0.ckpt``
             (the initial weights, after ``model.init_checkpoint``); ``0``: off.
+        save_every_n_epochs: Write ``last.ckpt`` and consider ``best.ckpt`` after every
+            ``save_every_n_epochs`` completed epochs and when training ends.
+            ``1`` (default): every epoch. Larger values are for short epochs on a GPU, where
+            writing the checkpoint each epoch would take longer than the epoch; a resumed run
+            then repeats at most ``save_every_n_epochs - 1`` epochs, and ``best.ckpt`` is the
+            best of the epochs that were considered.
     """
 
     every_n_epochs: NonNegativeInt = 0
+    save_every_n_epochs: PositiveInt = 1
+
+
+class _EveryNEpochsCheckpoint(ModelCheckpoint):
+    """A ``ModelCheckpoint`` that also considers the final state when training ends between two saves.
+
+    With ``every_n_epochs > 1`` Lightning would skip the epochs after the last multiple of
+    ``every_n_epochs`` (and, in a run shorter than that, never write the file at all).
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if trainer.global_step != self._last_global_step_saved and not trainer.sanity_checking:
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class KeepEveryNEpochs(L.Callback):
@@ -174,30 +194,34 @@ def make_trainer(
     mode: str,
     callbacks: list[L.Callback],
     keep_every_n_epochs: int = 0,
+    save_every_n_epochs: int = 1,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of a run: checkpoints, CSV + TensorBoard logs, the given callbacks.
 
     ``RUN/checkpoints/best.ckpt`` (best ``monitor`` on validation, ``mode`` ``min`` or ``max``)
-    and ``last.ckpt``, plus ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when that is
+    and ``last.ckpt`` after every ``save_every_n_epochs`` epochs and at the end of training,
+    plus ``epoch-K.ckpt`` every ``keep_every_n_epochs`` epochs when that is
     > 0 (:class:`KeepEveryNEpochs`); logs in ``RUN/logs/{csv,tensorboard}/version_K`` (one
     version per (re)start, so a resumed run keeps the logs written before it).
     """
-    checkpoint = ModelCheckpoint(
+    checkpoint = _EveryNEpochsCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",
         monitor=monitor,
         mode=mode,
         save_top_k=1,
+        every_n_epochs=save_every_n_epochs,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
     # `last.ckpt` after every epoch: its own callback, because Lightning 2.6's `save_last` only
     # writes when the monitored checkpoint improved (a resume would restart from the best epoch).
-    latest = ModelCheckpoint(
+    latest = _EveryNEpochsCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="last",
         monitor=None,
         save_top_k=1,
+        every_n_epochs=save_every_n_epochs,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )

@@ -220,6 +220,7 @@ class TaskPlugin:
             resume=resume,
             callbacks=callbacks,
             keep_every_n_epochs=exp.checkpoint.every_n_epochs,
+            save_every_n_epochs=exp.checkpoint.save_every_n_epochs,
         )
         final = fitted.evaluate_best(module, datamodule, test=self.has_test(datamodule))
         if fitted.trainer.is_global_zero:
