@@ -130,7 +130,7 @@ def main() -> None:
             }
         else:
             peaks = {mode: _peak_mb(layer, mode) for mode in ("loop", "batched")}
-        print(f"| {layer} | {n_maps} | {paper:.2f} | {ours:.2f} | {elapsed:.2f} | {paper / elapsed:.1f}x | "
+        print(f"| {layer} | {n_maps} | {paper:.3g} | {ours:.3g} | {elapsed:.3g} | {paper / elapsed:.1f}x | "
               f"{ours / elapsed:.1f}x | {peaks['loop']:.0f} | {peaks['batched']:.0f} |", flush=True)  # fmt: skip
 
 

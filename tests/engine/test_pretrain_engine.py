@@ -65,6 +65,11 @@ def test_probe_command_on_the_checkpoint_and_on_a_random_encoder(pretrained, cap
     assert json.loads(out.read_text())["probe"] == "mlp"
     assert main(["probe", "--checkpoint", str(run / "checkpoints" / "best.ckpt"), "--features", "abt", *common]) == 2
     assert "--features applies to --model" in capsys.readouterr().err
+    # the official-split protocol: the synthetic set has none, so it is refused with the fix
+    assert (
+        main(["probe", "--model", "audiontt", "--dataset", "synthetic", "--protocol", "split", "--out", str(out)]) == 2
+    )
+    assert "no official train/test split; use protocol 'folds'" in capsys.readouterr().err
 
 
 def test_a_classifier_starts_from_the_pretrained_encoder(pretrained):

@@ -107,3 +107,38 @@ def test_random_encoder_baseline_is_seeded_and_normalised_by_its_data():
     assert result["encoder"] == "random audiontt" and result["embed_dim"] == 3072 and result["dataset"] == "synthetic"
     with pytest.raises(ParameterError, match="decoded at 8000 Hz"):
         embed_dataset(embedder, create_dataset("synthetic", None, sample_rate=8000, n_per_class=1, duration=0.5))
+
+
+def _tiny_fsdd(root, n_index=10):
+    """An FSDD-layout folder: digits 0 and 1 (a 300 Hz / 1200 Hz tone in noise), speakers a and b."""
+    import soundfile as sf
+
+    (root / "recordings").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(1600) / 8000
+    for digit, freq in ((0, 300.0), (1, 1200.0)):
+        for speaker in ("a", "b"):
+            for index in range(n_index):
+                wave = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
+                sf.write(root / "recordings" / f"{digit}_{speaker}_{index}.wav", wave.astype(np.float32), 8000)
+    return root
+
+
+def test_split_protocol_scores_the_official_test_split_only(tmp_path):
+    dataset = create_dataset("fsdd", _tiny_fsdd(tmp_path / "fsdd"), sample_rate=8000)
+    embedder = Embedder.random("cnn12_small", seed=0)
+    result = probe_dataset(embedder, dataset, protocol="split")
+    assert result["protocol"] == "split" and len(result["per_fold"]) == 1
+    fold = result["per_fold"][0]
+    # FSDD's test split: recordings 0-4 of every speaker (2 digits x 2 speakers x 5), the rest trains
+    assert fold["fold"] == "test split" and fold["n_test"] == 20 and fold["n_train"] == 20
+    assert result["accuracy"] == 1.0  # the tones are separable
+    folds = probe_dataset(embedder, dataset)  # leave-one-speaker-out: 2 folds of 20
+    assert folds["protocol"] == "folds" and [f["n_test"] for f in folds["per_fold"]] == [20, 20]
+    with pytest.raises(ParameterError, match="test folds apply to protocol 'folds'"):
+        probe_dataset(embedder, dataset, protocol="split", test_folds=[1])
+    with pytest.raises(ParameterError, match="protocol must be one of folds, split"):
+        probe_dataset(embedder, dataset, protocol="official")
+    synthetic = create_dataset("synthetic", None, sample_rate=8000, n_per_class=2, duration=0.5, seed=0)
+    with pytest.raises(ParameterError, match="no official train/test split; use protocol 'folds'"):
+        probe_dataset(embedder, synthetic, protocol="split")

@@ -14,9 +14,11 @@
   multinomial logistic regression (scikit-learn), its inverse regularisation ``C`` chosen on a
   stratified 10 % validation split of the training folds, then refitted on all of them.
   ``mlp``: HEAR's shallow MLP (one hidden layer of 1024 units, Adam, early stopping on a 10 %
-  validation split). Folds: leave-one-fold-out over the dataset's folds, only ``test_folds``
-  when given, or a seeded stratified 5-fold split when the dataset has none. The test fold never
-  chooses anything.
+  validation split). Protocol ``folds`` (default): leave-one-fold-out over the dataset's folds,
+  only ``test_folds`` when given, or a seeded stratified 5-fold split when the dataset has none.
+  Protocol ``split``: the dataset's official split, trained on every clip outside ``test`` and
+  scored on ``test`` (FSDD: recordings 0-4 of every speaker, so its speakers are seen, where
+  FSDD's folds hold out one speaker each). The test clips never choose anything.
 
 Accuracy is the fraction of test clips whose top class is right; ``accuracy`` equals
 ``accuracy_mean`` over the folds run.
@@ -42,6 +44,7 @@ from audiolens.training.task import check_model_input, input_config
 __all__ = [
     "C_GRID",
     "PROBES",
+    "PROTOCOLS",
     "Embedder",
     "embed_dataset",
     "load_encoder_checkpoint",
@@ -52,6 +55,8 @@ __all__ = [
 
 #: Probe kinds.
 PROBES = ("linear", "mlp")
+#: Evaluation protocols: leave-one-fold-out, or the official train/test split.
+PROTOCOLS = ("folds", "split")
 #: Inverse L2 regularisation strengths the linear probe chooses from on validation data.
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
 
@@ -343,23 +348,50 @@ def probe_dataset(
     probe: str = "linear",
     test_folds: Sequence[int] | None = None,
     seed: int = 0,
+    protocol: str = "folds",
 ) -> dict[str, Any]:
     """Embed ``dataset`` and probe it (:func:`embed_dataset`, :func:`probe_embeddings`), with provenance keys.
 
+    Args:
+        embedder: The encoder and its front-end.
+        dataset: A labelled single-label dataset.
+        probe: ``linear`` or ``mlp``.
+        test_folds: Only these test folds (protocol ``folds``).
+        seed: Validation split, 5-fold split and MLP initialisation.
+        protocol: ``folds`` (leave-one-fold-out, ``test_folds``) or ``split`` (the official
+            split: train on every clip outside ``test``, score ``test``; its one entry of
+            ``per_fold`` has ``fold`` ``"test split"``).
+
     Raises:
-        ParameterError, DataError: As the two steps; an unlabelled dataset.
+        ParameterError, DataError: As the two steps; an unlabelled dataset; an unknown
+            protocol; ``split`` with ``test_folds`` or for a dataset without a test split.
     """
     if dataset.target_type != "class":
         raise ParameterError(
             f"dataset {dataset.name!r} has {dataset.target_type!r} targets; the probe needs single-label classes"
         )
+    if protocol not in PROTOCOLS:
+        raise ParameterError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     targets = np.array([r.target for r in dataset.records])
-    folds = np.array([r.fold or 0 for r in dataset.records])
+    if protocol == "split":
+        if test_folds:
+            raise ParameterError("test folds apply to protocol 'folds'; the 'split' protocol scores the test split")
+        is_test = np.array([r.split == "test" for r in dataset.records])
+        if not is_test.any() or is_test.all():
+            raise ParameterError(
+                f"dataset {dataset.name!r} has no official train/test split; use protocol 'folds' (leave-one-fold-out)"
+            )
+        folds, test_folds = np.where(is_test, 1, 2), [1]
+    else:
+        folds = np.array([r.fold or 0 for r in dataset.records])
     outside = [i for i, f in enumerate(folds.tolist()) if f not in set(test_folds or [])]
     embeddings = embed_dataset(embedder, dataset, statistics_from=outside)
     result = probe_embeddings(embeddings, targets, folds, probe=probe, test_folds=test_folds, seed=seed)
+    if protocol == "split":
+        result["per_fold"][0]["fold"] = "test split"
     return {
         **result,
+        "protocol": protocol,
         "encoder": embedder.description,
         "embed_dim": embedder.embed_dim,
         "dataset": dataset.name,

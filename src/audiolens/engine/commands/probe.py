@@ -3,7 +3,7 @@
 ::
 
     audiolens probe (--checkpoint CKPT | --model NAME [--features PRESET]) --dataset NAME
-                    [--data-root PATH] [--probe linear|mlp] [--test-folds K ...] --out FILE.json
+                    [--data-root PATH] [--probe linear|mlp] [--test-folds K ... | --protocol split] --out FILE.json
 
 ``--checkpoint``: the encoder of a ``pretrain`` (or classification) run with its own front-end.
 ``--model``: the same registry encoder randomly initialised (``--seed``), the baseline, through
@@ -36,6 +36,12 @@ class ProbeCommand(Command):
         parser.add_argument("--data-root", help="the dataset's own top folder")
         parser.add_argument("--probe", default="linear", choices=["linear", "mlp"], help="probe (default linear)")
         parser.add_argument("--test-folds", type=int, nargs="+", help="only these test folds (default: every fold)")
+        parser.add_argument(
+            "--protocol",
+            default="folds",
+            choices=["folds", "split"],
+            help="folds: leave-one-fold-out (default); split: the official train/test split (FSDD: speakers seen)",
+        )
         parser.add_argument("--seed", type=int, default=0, help="random encoder, validation split, MLP (default 0)")
         parser.add_argument("--out", required=True, help="output JSON file")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -67,7 +73,9 @@ class ProbeCommand(Command):
                 features = {"type": "logmel", "preset": args.features, "normalize": "dataset"}
             embedder = Embedder.random(args.model, features, seed=args.seed, device=device)
         dataset = create_dataset(args.dataset, args.data_root, sample_rate=embedder.sample_rate)
-        result = probe_dataset(embedder, dataset, probe=args.probe, test_folds=args.test_folds, seed=args.seed)
+        result = probe_dataset(
+            embedder, dataset, probe=args.probe, test_folds=args.test_folds, seed=args.seed, protocol=args.protocol
+        )
         atomic_write_text(Path(args.out), json.dumps(result, indent=2))
         summary = {k: result[k] for k in ("accuracy", "accuracy_std", "probe", "n", "encoder")}
         print(json.dumps(summary))

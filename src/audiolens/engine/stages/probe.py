@@ -39,6 +39,8 @@ class ProbeEntry(Config):
         probe: ``linear`` (logistic regression, C chosen on validation) or ``mlp`` (HEAR's).
         test_folds: Only these test folds (``None``: leave-one-fold-out over every fold, or a
             stratified 5-fold split without folds).
+        protocol: ``folds`` (leave-one-fold-out) or ``split`` (the dataset's official train/test
+            split; FSDD: speakers seen).
         baseline: Also probe the encoder with random weights.
         id: Output name, ``probe/<id>.json`` (default: the dataset name).
     """
@@ -48,6 +50,7 @@ class ProbeEntry(Config):
     kwargs: dict[str, Any] = {}
     probe: Literal["linear", "mlp"] = "linear"
     test_folds: list[int] | None = None
+    protocol: Literal["folds", "split"] = "folds"
     baseline: bool = True
     id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
 
@@ -107,7 +110,12 @@ class ProbeStage(Stage):
                     embedder = make()
                     dataset = create_dataset(entry.name, entry.root, sample_rate=embedder.sample_rate, **entry.kwargs)
                     result = probe_dataset(
-                        embedder, dataset, probe=entry.probe, test_folds=entry.test_folds, seed=run.exp.seed
+                        embedder,
+                        dataset,
+                        probe=entry.probe,
+                        test_folds=entry.test_folds,
+                        seed=run.exp.seed,
+                        protocol=entry.protocol,
                     )
                     atomic_write_text(path, json.dumps({**result, "entry": settings}, indent=2))
                 written.append(f"probe/{output}.json")
