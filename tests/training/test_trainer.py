@@ -73,7 +73,8 @@ def test_save_every_n_epochs_writes_last_and_best_less_often_and_last_at_the_end
                                  save_every_n_epochs=2)  # fmt: skip
     pl_trainer.fit(_Worsening())
     saved = {p.name: torch.load(p, weights_only=False)["global_step"] for p in (tmp_path / "checkpoints").glob("*")}
-    # epochs 2 and 4 (steps 4, 8) seen while training; epoch 5 (step 10) written when training ended
+    # steps 4 and 8 (epochs 2 and 4) seen while training (the recorder reads an epoch late:
+    # checkpoint callbacks run last); epoch 5 (step 10) written when training ended
     assert recorder.seen == [4, 8] and saved["last.ckpt"] == 10
     assert saved["best.ckpt"] == 4  # the best of the epochs considered (2, 4 and the last), not epoch 1 (step 2)
 
@@ -82,3 +83,65 @@ def test_a_run_shorter_than_save_every_n_epochs_still_writes_best_and_last(tmp_p
     saved = _fit(tmp_path, 2, save_every_n=5)
     assert sorted(saved) == ["best.ckpt", "last.ckpt"]
     assert saved["best.ckpt"]["global_step"] == 4 and saved["last.ckpt"]["global_step"] == 4
+
+
+class _Improving(_Worsening):
+    """Validation loss falls every epoch, so every validated epoch is the best so far."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", -float(self.current_epoch))
+
+
+def _checkpoints(folder):
+    return {p.name: torch.load(p, weights_only=False)["global_step"] for p in folder.glob("*.ckpt")}
+
+
+def test_an_unvalidated_final_state_never_becomes_best_and_fast_dev_run_writes_nothing(tmp_path):
+    # max_steps stops inside epoch 3 (2 steps per epoch): step 5 was never validated, and with
+    # N = 5 no epoch was considered, so there is no best.ckpt (evaluation falls back to last.ckpt)
+    config = TrainerConfig(max_epochs=5, max_steps=5, enable_progress_bar=False, enable_model_summary=False)
+    pl_trainer, _ = make_trainer(tmp_path / "a", config, monitor="val_loss", mode="min", callbacks=[],
+                                 save_every_n_epochs=5)  # fmt: skip
+    pl_trainer.fit(_Improving())
+    assert _checkpoints(tmp_path / "a" / "checkpoints") == {"last.ckpt": 5}
+    config = TrainerConfig(fast_dev_run=True, enable_progress_bar=False, enable_model_summary=False)
+    pl_trainer, _ = make_trainer(tmp_path / "b", config, monitor="val_loss", mode="min", callbacks=[],
+                                 save_every_n_epochs=2)  # fmt: skip
+    pl_trainer.fit(_Improving())
+    assert _checkpoints(tmp_path / "b" / "checkpoints") == {}
+
+
+def test_a_resumed_run_keeps_its_best_score_when_save_every_n_epochs_changes(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(max_epochs, every, ckpt_path=None):
+        config = TrainerConfig(max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False)
+        pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[],
+                                     save_every_n_epochs=every)  # fmt: skip
+        pl_trainer.fit(_Worsening(), ckpt_path=ckpt_path)
+
+    fit(3, 1)  # best: epoch 1 (step 2, val_loss 0)
+    fit(5, 2, ckpt_path=tmp_path / "checkpoints" / "last.ckpt")  # epochs 4 and 5 are worse
+    assert _checkpoints(tmp_path / "checkpoints") == {"best.ckpt": 2, "last.ckpt": 10}
+    # the state key is plain ModelCheckpoint's with every_n_epochs=1: runs from before the option resume too
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["callbacks"]
+    plain = ModelCheckpoint(monitor="val_loss", mode="min", every_n_epochs=1).state_key
+    assert plain in saved and saved[plain]["best_model_score"] == 0
+
+
+def test_best_epoch_in_metrics_is_chosen_among_the_epochs_best_ckpt_considered(tmp_path):
+    from types import SimpleNamespace
+
+    from audiolens.training.experiment import FittedRun
+
+    rows = [{"epoch": k, "val_loss": loss} for k, loss in enumerate([0.5, 0.6, 0.4, 0.3, 0.9], start=1)]
+    trainer = SimpleNamespace(world_size=1, is_global_zero=True)
+
+    def best(every):
+        fitted = FittedRun(trainer, rows, 1.0, tmp_path / "best.ckpt", save_every_n_epochs=every)
+        return fitted.write_metrics({}, monitor="val_loss", mode="min", sizes={}, run_dir=tmp_path)["final"][
+            "best_epoch"
+        ]
+
+    assert best(1) == 4 and best(3) == 3  # every 3: epochs 3 and 5 (the last) were considered
+    assert best(2) == 4

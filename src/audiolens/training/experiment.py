@@ -56,6 +56,7 @@ class FittedRun:
         best_path: ``best.ckpt`` (``last.ckpt`` when nothing was monitored).
         callback_states: The stateful callbacks' states right after fitting (validate/test
             reload those of ``best.ckpt``; :meth:`write_metrics` puts them back).
+        save_every_n_epochs: The epochs ``best.ckpt`` considered (multiples of it and the last).
     """
 
     trainer: L.Trainer
@@ -63,6 +64,7 @@ class FittedRun:
     fit_seconds: float
     best_path: Path
     callback_states: list[tuple[L.Callback, dict[str, Any]]] = field(default_factory=list)
+    save_every_n_epochs: int = 1
 
     def evaluate_best(self, module: L.LightningModule, datamodule: L.LightningDataModule, *, test: bool) -> dict:
         """Validate (and test, when ``test``) the best checkpoint; returns the metrics as floats."""
@@ -96,9 +98,12 @@ class FittedRun:
         """
         rows = self.history
         best_epoch = None
-        if rows and monitor in rows[0]:
+        every = self.save_every_n_epochs
+        considered = [r for i, r in enumerate(rows) if r["epoch"] % every == 0 or i == len(rows) - 1]
+        considered = [r for r in considered if monitor in r]  # as best.ckpt: validated epochs only
+        if considered:
             pick = min if mode == "min" else max
-            best_epoch = pick(rows, key=lambda r: r.get(monitor, float("nan")))["epoch"]
+            best_epoch = pick(considered, key=lambda r: r[monitor])["epoch"]
         final.update(
             {
                 "best_epoch": best_epoch,
@@ -155,6 +160,7 @@ def fit_with_history(
         fit_seconds=fit_seconds,
         best_path=Path(checkpoint.best_model_path) if checkpoint.best_model_path else last,
         callback_states=stateful,
+        save_every_n_epochs=save_every_n_epochs,
     )
 
 

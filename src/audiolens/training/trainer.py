@@ -5,9 +5,10 @@ accepts any other ``Trainer`` argument too (checked against ``Trainer``'s signat
 run folder's own arguments (``logger``, ``callbacks``, ``default_root_dir``,
 ``enable_checkpointing``) are set by :func:`make_trainer` and refused in the section.
 
-:class:`CheckpointConfig` (the ``checkpoint`` section) keeps ``checkpoints/epoch-K.ckpt`` every
-``every_n_epochs`` epochs besides ``best.ckpt`` and ``last.ckpt``, for analyses of how a model
-evolves during training (the sonification paper's figure 5).
+:class:`CheckpointConfig` (the ``checkpoint`` section) writes ``best.ckpt`` and ``last.ckpt``
+every ``save_every_n_epochs`` epochs (default 1) and keeps ``checkpoints/epoch-K.ckpt`` every
+``every_n_epochs`` epochs, for analyses of how a model evolves during training (the
+sonification paper's figure 5).
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ class CheckpointConfig(Config):
             ``save_every_n_epochs`` completed epochs and when training ends.
             ``1`` (default): every epoch. Larger values are for short epochs on a GPU, where
             writing the checkpoint each epoch would take longer than the epoch; a resumed run
-            then repeats at most ``save_every_n_epochs - 1`` epochs, and ``best.ckpt`` is the
-            best of the epochs that were considered.
+            then repeats at most ``save_every_n_epochs - 1`` epochs besides the interrupted one,
+            and ``best.ckpt`` is the best of the epochs that were considered (multiples of N and
+            the last, when it was validated; ``metrics.json``'s ``best_epoch`` is chosen the same way).
     """
 
     every_n_epochs: NonNegativeInt = 0
@@ -151,13 +153,38 @@ class _EveryNEpochsCheckpoint(ModelCheckpoint):
     """A ``ModelCheckpoint`` that also considers the final state when training ends between two saves.
 
     With ``every_n_epochs > 1`` Lightning would skip the epochs after the last multiple of
-    ``every_n_epochs`` (and, in a run shorter than that, never write the file at all).
+    ``every_n_epochs`` (and, in a run shorter than that, never write the file at all). A
+    monitored checkpoint (``best.ckpt``) considers the final state only when it was validated
+    (not after a partial epoch that ``max_time`` or ``max_steps`` cut: its score would be an
+    earlier epoch's). The callback state keeps ``ModelCheckpoint``'s key with
+    ``every_n_epochs=1``, so a run resumes its best score across versions and values of N.
     """
+
+    _validated_step: int = -1
+
+    @property
+    def state_key(self) -> str:
+        """``ModelCheckpoint``'s state key as with ``every_n_epochs=1`` (resume-compatible)."""
+        return self._generate_state_key(
+            monitor=self.monitor,
+            mode=self.mode,
+            every_n_train_steps=self._every_n_train_steps,
+            every_n_epochs=1,
+            train_time_interval=self._train_time_interval,
+        ).replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not trainer.sanity_checking:
+            self._validated_step = trainer.global_step
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
-        if trainer.global_step != self._last_global_step_saved and not trainer.sanity_checking:
-            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+        if trainer.global_step == self._last_global_step_saved or self._should_skip_saving_checkpoint(trainer):
+            return
+        if self.monitor is not None and self._validated_step != trainer.global_step:
+            return  # the final state was not validated: keep the best of the epochs that were
+        self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class KeepEveryNEpochs(L.Callback):
@@ -214,7 +241,7 @@ def make_trainer(
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    # `last.ckpt` after every epoch: its own callback, because Lightning 2.6's `save_last` only
+    # `last.ckpt` after every N epochs: its own callback, because Lightning 2.6's `save_last` only
     # writes when the monitored checkpoint improved (a resume would restart from the best epoch).
     latest = _EveryNEpochsCheckpoint(
         dirpath=run_dir / "checkpoints",
