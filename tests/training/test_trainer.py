@@ -29,12 +29,17 @@ class _Worsening(L.LightningModule):
     val_dataloader = train_dataloader
 
 
-def _fit(tmp_path, max_epochs, every_n=0, save_every_n=1, **trainer):
+def _fit(tmp_path, max_epochs, every_n=0, save_every_n=1, module=None, callbacks=(), ckpt_path=None, **trainer):
+    """Fit ``module`` (default :class:`_Worsening`) in ``tmp_path``; the checkpoints written, by file name."""
     config = TrainerConfig(max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False, **trainer)
-    pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[],
+    pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=list(callbacks),
                                  keep_every_n_epochs=every_n, save_every_n_epochs=save_every_n)  # fmt: skip
-    pl_trainer.fit(_Worsening())
+    pl_trainer.fit(module or _Worsening(), ckpt_path=ckpt_path)
     return {p.name: torch.load(p, weights_only=False) for p in (tmp_path / "checkpoints").glob("*.ckpt")}
+
+
+def _steps(saved):
+    return {name: checkpoint["global_step"] for name, checkpoint in saved.items()}
 
 
 def test_last_checkpoint_is_the_last_epoch_even_when_the_monitor_did_not_improve(tmp_path):
@@ -67,12 +72,8 @@ class _Recorder(L.Callback):
 
 
 def test_save_every_n_epochs_writes_last_and_best_less_often_and_last_at_the_end(tmp_path):
-    config = TrainerConfig(max_epochs=5, enable_progress_bar=False, enable_model_summary=False)
     recorder = _Recorder(tmp_path / "checkpoints" / "last.ckpt")
-    pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[recorder],
-                                 save_every_n_epochs=2)  # fmt: skip
-    pl_trainer.fit(_Worsening())
-    saved = {p.name: torch.load(p, weights_only=False)["global_step"] for p in (tmp_path / "checkpoints").glob("*")}
+    saved = _steps(_fit(tmp_path, 5, save_every_n=2, callbacks=[recorder]))
     # steps 4 and 8 (epochs 2 and 4) seen while training (the recorder reads an epoch late:
     # checkpoint callbacks run last); epoch 5 (step 10) written when training ended
     assert recorder.seen == [4, 8] and saved["last.ckpt"] == 10
@@ -92,37 +93,19 @@ class _Improving(_Worsening):
         self.log("val_loss", -float(self.current_epoch))
 
 
-def _checkpoints(folder):
-    return {p.name: torch.load(p, weights_only=False)["global_step"] for p in folder.glob("*.ckpt")}
-
-
 def test_an_unvalidated_final_state_never_becomes_best_and_fast_dev_run_writes_nothing(tmp_path):
     # max_steps stops inside epoch 3 (2 steps per epoch): step 5 was never validated, and with
     # N = 5 no epoch was considered, so there is no best.ckpt (evaluation falls back to last.ckpt)
-    config = TrainerConfig(max_epochs=5, max_steps=5, enable_progress_bar=False, enable_model_summary=False)
-    pl_trainer, _ = make_trainer(tmp_path / "a", config, monitor="val_loss", mode="min", callbacks=[],
-                                 save_every_n_epochs=5)  # fmt: skip
-    pl_trainer.fit(_Improving())
-    assert _checkpoints(tmp_path / "a" / "checkpoints") == {"last.ckpt": 5}
-    config = TrainerConfig(fast_dev_run=True, enable_progress_bar=False, enable_model_summary=False)
-    pl_trainer, _ = make_trainer(tmp_path / "b", config, monitor="val_loss", mode="min", callbacks=[],
-                                 save_every_n_epochs=2)  # fmt: skip
-    pl_trainer.fit(_Improving())
-    assert _checkpoints(tmp_path / "b" / "checkpoints") == {}
+    assert _steps(_fit(tmp_path / "a", 5, save_every_n=5, module=_Improving(), max_steps=5)) == {"last.ckpt": 5}
+    assert _fit(tmp_path / "b", 5, save_every_n=2, module=_Improving(), fast_dev_run=True) == {}
 
 
 def test_a_resumed_run_keeps_its_best_score_when_save_every_n_epochs_changes(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    def fit(max_epochs, every, ckpt_path=None):
-        config = TrainerConfig(max_epochs=max_epochs, enable_progress_bar=False, enable_model_summary=False)
-        pl_trainer, _ = make_trainer(tmp_path, config, monitor="val_loss", mode="min", callbacks=[],
-                                     save_every_n_epochs=every)  # fmt: skip
-        pl_trainer.fit(_Worsening(), ckpt_path=ckpt_path)
-
-    fit(3, 1)  # best: epoch 1 (step 2, val_loss 0)
-    fit(5, 2, ckpt_path=tmp_path / "checkpoints" / "last.ckpt")  # epochs 4 and 5 are worse
-    assert _checkpoints(tmp_path / "checkpoints") == {"best.ckpt": 2, "last.ckpt": 10}
+    _fit(tmp_path, 3)  # best: epoch 1 (step 2, val_loss 0)
+    resumed = _fit(tmp_path, 5, save_every_n=2, ckpt_path=tmp_path / "checkpoints" / "last.ckpt")  # 4, 5 worse
+    assert _steps(resumed) == {"best.ckpt": 2, "last.ckpt": 10}
     # the state key is plain ModelCheckpoint's with every_n_epochs=1: runs from before the option resume too
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["callbacks"]
     plain = ModelCheckpoint(monitor="val_loss", mode="min", every_n_epochs=1).state_key
